@@ -20,6 +20,16 @@ mod payload;
 pub use header::*;
 pub use payload::*;
 
+/// A whole IKEv2 message: the header and its payload chain in order. The header's
+/// `next_payload` and `length` are recomputed by `emit`, so callers only set the other fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The header.
+    pub header: Header,
+    /// The payloads in wire order. An SK payload, if present, is the last one.
+    pub payloads: Vec<Payload>,
+}
+
 /// Why bytes could not be parsed as IKEv2.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
