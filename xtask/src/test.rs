@@ -1,0 +1,277 @@
+//! `cargo xtask test`: the one command that runs every check of the project.
+//!
+//! Steps, in order: install what the tests need (`setup`), `fmt`, `clippy`, the workspace's
+//! tests, the interop lab's root-only tests, and the Windows/macOS type-check. A failing step
+//! does not stop the ones after it, so one run shows every failure; the run ends with a table
+//! of the steps, the test totals, and `xtask: N passed, M failed` alone on the last line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::{cmd, cross, reject_unknown_options, setup, Error, Result};
+
+/// The package groups the interop step needs.
+const INTEROP_GROUPS: &[&str] = &["interop"];
+/// The workspace member holding the interop lab, whose tests are `#[ignore]`d because they
+/// need root; the `interop` step runs exactly those.
+const INTEROP_PACKAGE: &str = "strait-interop";
+
+/// What one step came to.
+enum Outcome {
+    Passed,
+    Failed(String),
+}
+
+struct Step {
+    name: &'static str,
+    outcome: Outcome,
+    took: Duration,
+}
+
+/// The sum of the `test result:` lines of every test binary and doctest run.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    suites: u32,
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; …` line; other lines are
+    /// not ours and are ignored.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        let mut seen = false;
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(n) = count.parse::<u64>() else {
+                continue;
+            };
+            seen = true;
+            match label {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+        if seen {
+            self.suites += 1;
+        }
+    }
+}
+
+/// `cargo xtask test [--no-cross] [--no-interop]`.
+pub fn main(args: &[String]) -> Result<ExitCode> {
+    reject_unknown_options(args, &["--no-cross", "--no-interop"])?;
+    if let Some(extra) = args.iter().find(|a| !a.starts_with('-')) {
+        return Err(Error::msg(format!(
+            "`test` takes no arguments, got `{extra}` (see `cargo xtask help`)"
+        )));
+    }
+    let cross = !args.iter().any(|a| a == "--no-cross");
+    let interop = !args.iter().any(|a| a == "--no-interop");
+
+    let mut groups: Vec<&str> = Vec::new();
+    if interop {
+        groups.extend(INTEROP_GROUPS);
+    }
+    if cross {
+        groups.extend(cross::SETUP_GROUPS);
+    }
+
+    let total = 3 + usize::from(!groups.is_empty()) + usize::from(interop) + usize::from(cross);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut totals = Totals::default();
+    let mut step = |name: &'static str, what: &str, f: &mut dyn FnMut() -> Result<()>| {
+        println!();
+        println!("==> [{}/{total}] {name}: {what}", steps.len() + 1);
+        cmd::flush();
+        let (result, took) = cmd::timed(f);
+        let outcome = match result {
+            Ok(()) => {
+                println!("==> {name}: ok ({})", cmd::human(took));
+                Outcome::Passed
+            }
+            Err(e) => {
+                println!("==> {name}: FAILED ({}): {e}", cmd::human(took));
+                Outcome::Failed(e.to_string())
+            }
+        };
+        steps.push(Step {
+            name,
+            outcome,
+            took,
+        });
+    };
+
+    let mut setup_error: Option<String> = None;
+    if !groups.is_empty() {
+        step(
+            "setup",
+            &format!("packages for {}", groups.join(", ")),
+            &mut || {
+                let resolved = groups
+                    .iter()
+                    .map(|g| setup::group(g))
+                    .collect::<Result<Vec<_>>>()?;
+                setup::ensure(&resolved).inspect_err(|e| setup_error = Some(e.to_string()))
+            },
+        );
+    }
+    let needs_setup = |setup_error: &Option<String>| match setup_error {
+        Some(e) => Err(Error::msg(format!("not run: setup failed ({e})"))),
+        None => Ok(()),
+    };
+
+    step("fmt", "formatting", &mut || {
+        cmd::run(cmd::cargo().args(["fmt", "--all", "--check"]))
+    });
+    step("clippy", "lints, warnings are errors", &mut || {
+        cmd::run(cmd::cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    });
+    step("test", "unit, integration and doc tests", &mut || {
+        cmd::run_tee(
+            cmd::cargo().args(["test", "--workspace", "--no-fail-fast"]),
+            |l| totals.add_line(l),
+        )
+    });
+    if interop {
+        step(
+            "interop",
+            "strongSwan lab in network namespaces (root)",
+            &mut || {
+                needs_setup(&setup_error)?;
+                if !setup::is_root() {
+                    return Err(Error::msg(
+                        "the interop lab needs root (network namespaces); run as root, \
+                         or pass --no-interop",
+                    ));
+                }
+                cmd::run_tee(
+                    cmd::cargo().args([
+                        "test",
+                        "-p",
+                        INTEROP_PACKAGE,
+                        "--no-fail-fast",
+                        "--",
+                        "--ignored",
+                    ]),
+                    |l| totals.add_line(l),
+                )
+            },
+        );
+    }
+    if cross {
+        step(
+            "check-targets",
+            "type-check for Windows and macOS",
+            &mut || {
+                needs_setup(&setup_error)?;
+                let targets: Vec<_> = cross::TARGETS.iter().collect();
+                cross::check(&targets)
+            },
+        );
+    }
+    Ok(summary(&steps, &totals))
+}
+
+fn summary(steps: &[Step], totals: &Totals) -> ExitCode {
+    let failed = steps
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Failed(_)))
+        .count();
+    let passed = steps.len() - failed;
+    println!();
+    println!("==> summary");
+    for s in steps {
+        match &s.outcome {
+            Outcome::Passed => println!("  ok      {:<14} {:>8}", s.name, cmd::human(s.took)),
+            Outcome::Failed(why) => {
+                let first = why.lines().next().unwrap_or_default();
+                println!(
+                    "  FAILED  {:<14} {:>8}  {first}",
+                    s.name,
+                    cmd::human(s.took)
+                );
+            }
+        }
+    }
+    let tests_ok = totals.failed == 0
+        && steps
+            .iter()
+            .filter(|s| s.name == "test" || s.name == "interop")
+            .all(|s| matches!(s.outcome, Outcome::Passed));
+    println!(
+        "test result: {}. {} passed; {} failed; {} ignored (totals of {} test suites in this run)",
+        if tests_ok { "ok" } else { "FAILED" },
+        totals.passed,
+        totals.failed,
+        totals.ignored,
+        totals.suites
+    );
+    println!("xtask: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up_libtest_and_doctest_lines() {
+        let mut t = Totals::default();
+        for line in [
+            "running 3 tests",
+            "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+            "test result: FAILED. 10 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.20s",
+            "   Doc-tests strait_esp",
+            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+            "test it_says test result: in its name ... ok",
+        ] {
+            t.add_line(line);
+        }
+        assert_eq!(
+            t,
+            Totals {
+                suites: 3,
+                passed: 13,
+                failed: 2,
+                ignored: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_failed_step_fails_the_run() {
+        let step = |name, outcome| Step {
+            name,
+            outcome,
+            took: Duration::ZERO,
+        };
+        let ok = [step("fmt", Outcome::Passed), step("test", Outcome::Passed)];
+        assert_eq!(summary(&ok, &Totals::default()), ExitCode::SUCCESS);
+        let bad = [
+            step("fmt", Outcome::Failed("`cargo fmt` failed".into())),
+            step("test", Outcome::Passed),
+        ];
+        assert_eq!(summary(&bad, &Totals::default()), ExitCode::FAILURE);
+    }
+}
