@@ -265,7 +265,10 @@ impl Output {
     /// Wraps `bytes` (at most [`MAX_OUTPUT_LEN`] long; longer input is truncated).
     pub fn new(bytes: &[u8]) -> Self {
         let len = bytes.len().min(MAX_OUTPUT_LEN);
-        let mut out = Output { bytes: [0; MAX_OUTPUT_LEN], len };
+        let mut out = Output {
+            bytes: [0; MAX_OUTPUT_LEN],
+            len,
+        };
         out.bytes[..len].copy_from_slice(&bytes[..len]);
         out
     }
@@ -354,3 +357,6 @@ pub mod rustcrypto;
 
 #[cfg(feature = "ring")]
 pub mod ring_provider;
+
+#[cfg(test)]
+mod tests;

@@ -134,18 +134,21 @@ pub fn configurator(state_dir: &Path, connection: &str) -> Box<dyn NetworkConfig
 /// Undoes what a previous run of the service left installed (after a crash or power loss).
 /// Returns how many changes were undone.
 pub fn recover(state_dir: &Path) -> Result<usize, PlatformError> {
-    let mut undone = 0;
-    for entry in journal::Journal::leftovers(state_dir)? {
-        #[cfg(target_os = "linux")]
-        {
+    let leftovers = journal::Journal::leftovers(state_dir)?;
+    #[cfg(target_os = "linux")]
+    {
+        let mut undone = 0;
+        for entry in leftovers {
             undone += linux::undo_journal(entry)?;
         }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = entry;
-        }
+        Ok(undone)
     }
-    Ok(undone)
+    #[cfg(not(target_os = "linux"))]
+    {
+        // The macOS and Windows backends journal nothing yet, so there is nothing to undo.
+        let _ = leftovers;
+        Ok(0)
+    }
 }
 
 /// Splits default routes into halves (RFC-less but universal VPN practice: more specific than

@@ -1,3 +1,15 @@
-//! IKEv2 (RFC 7296).
+//! IKEv2 (RFC 7296): wire format, key schedule, and the initiator's SA state machine.
 
+pub mod auth;
+pub mod config;
+pub mod event;
+pub mod keys;
+pub mod proposal_wire;
+pub mod sa;
+pub mod sk;
+pub mod ts;
 pub mod wire;
+
+pub use config::{Config, LocalAuth, Retransmit};
+pub use event::{ChildSaInfo, ConfigReply, Error, Event, Stage};
+pub use sa::{IkeSa, Transmit};

@@ -2,7 +2,8 @@
 //!
 //! Two layers, in smoltcp's manner:
 //! * checked views ([`HeaderView`], [`GenericPayloadView`]) over borrowed bytes, created with
-//!   `new_checked`, after which no accessor can index out of bounds;
+//!   `new_checked`, after which no accessor can index out of bounds; [`sk_aad`] uses them to
+//!   split a received encrypted message into associated data and ciphertext;
 //! * typed representations ([`Header`], [`Payload`] and the payload structs) with `parse` and
 //!   `emit`, which the state machine works with.
 //!
@@ -14,9 +15,15 @@
 //! ([`Payload::Encrypted`], [`Payload::EncryptedFragment`]); `super::sk` decrypts them and hands
 //! the plaintext to [`parse_payload_chain`].
 
+mod body;
+mod chain;
 mod header;
 mod payload;
+mod reader;
+#[cfg(test)]
+mod tests;
 
+pub use chain::*;
 pub use header::*;
 pub use payload::*;
 

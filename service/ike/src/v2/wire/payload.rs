@@ -2,6 +2,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::reader::Reader;
+use super::{payload_type, WireError};
+
 /// Every payload the initiator sends or receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Payload {
@@ -119,6 +122,51 @@ pub struct Transform {
     pub id: u16,
     /// Key Length attribute in bits, if present.
     pub key_length: Option<u16>,
+    /// Any other attributes, in wire order. IKEv2 defines none, so a peer sending one is
+    /// proposing something we do not understand (§3.3.6); keeping them lets the proposal layer
+    /// reject such a transform instead of silently treating it as a plain one.
+    pub other_attributes: Vec<TransformAttribute>,
+}
+
+impl Transform {
+    /// A transform without attributes.
+    pub fn new(transform_type: u8, id: u16) -> Self {
+        Transform {
+            transform_type,
+            id,
+            key_length: None,
+            other_attributes: Vec::new(),
+        }
+    }
+
+    /// A transform with a Key Length attribute (AES-CBC, AES-GCM, … need one, §3.3.5).
+    pub fn with_key_length(transform_type: u8, id: u16, bits: u16) -> Self {
+        Transform {
+            key_length: Some(bits),
+            ..Transform::new(transform_type, id)
+        }
+    }
+}
+
+/// Transform attribute type of the Key Length attribute (§3.3.5), always in TV format.
+pub const ATTR_KEY_LENGTH: u16 = 14;
+
+/// A transform attribute other than Key Length (§3.3.5), kept as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformAttribute {
+    /// Attribute type, without the AF bit.
+    pub attr_type: u16,
+    /// The value, in the format it was sent in.
+    pub value: AttributeValue,
+}
+
+/// The two attribute formats of §3.3.5, selected by the AF bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    /// Type/Value (AF = 1): a two-byte value.
+    Tv(u16),
+    /// Type/Length/Value (AF = 0): a variable-length value.
+    Tlv(Vec<u8>),
 }
 
 /// Key Exchange payload (§3.4).
@@ -143,7 +191,7 @@ pub mod id_type {
 }
 
 /// Identification payload body (§3.5). The AUTH computation signs the body exactly as sent
-/// (type, three reserved bytes, data), which [`Identification::body`] reproduces.
+/// (type, three reserved bytes, data), which [`Identification::auth_bytes`] reproduces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identification {
     /// ID type ([`id_type`]).
@@ -343,4 +391,181 @@ pub struct ConfigAttribute {
     pub attr_type: u16,
     /// The value.
     pub value: Vec<u8>,
+}
+
+/// A configuration attribute value decoded by its type (§3.15.1 table, RFC 8598), so the state
+/// machine does not re-parse addresses. An empty value (`None`, or an empty list) is how a
+/// CFG_REQUEST asks for an attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    /// INTERNAL_IP4_ADDRESS, _NETMASK, _DNS, _NBNS, _DHCP: 0 or 4 bytes.
+    Ip4(Option<Ipv4Addr>),
+    /// INTERNAL_IP4_SUBNET: 0 or 8 bytes (address, netmask).
+    Ip4Subnet(Option<(Ipv4Addr, Ipv4Addr)>),
+    /// INTERNAL_IP6_DNS, _DHCP: 0 or 16 bytes.
+    Ip6(Option<Ipv6Addr>),
+    /// INTERNAL_IP6_ADDRESS, INTERNAL_IP6_SUBNET: 0 or 17 bytes (address, prefix length ≤ 128).
+    Ip6Prefix(Option<(Ipv6Addr, u8)>),
+    /// APPLICATION_VERSION, INTERNAL_DNS_DOMAIN: bytes (printable ASCII / a DNS name; checked by
+    /// whoever uses them).
+    Text(Vec<u8>),
+    /// SUPPORTED_ATTRIBUTES: a list of attribute types (even length).
+    SupportedAttributes(Vec<u16>),
+    /// Any attribute type without a defined layout.
+    Raw(Vec<u8>),
+}
+
+impl ConfigValue {
+    /// Decodes `value` as attribute `attr_type`. A length the RFC does not allow for that type
+    /// is `BadLength`; a prefix length above 128 is `Invalid`.
+    pub fn decode(attr_type: u16, value: &[u8]) -> Result<ConfigValue, WireError> {
+        const WHAT: &str = "configuration attribute";
+        let bad = || WireError::BadLength(WHAT);
+        Ok(match attr_type {
+            cfg_attr::INTERNAL_IP4_ADDRESS
+            | cfg_attr::INTERNAL_IP4_NETMASK
+            | cfg_attr::INTERNAL_IP4_DNS
+            | cfg_attr::INTERNAL_IP4_NBNS
+            | cfg_attr::INTERNAL_IP4_DHCP => match value.len() {
+                0 => ConfigValue::Ip4(None),
+                4 => ConfigValue::Ip4(Some(Ipv4Addr::from(Reader::new(value, WHAT).bytes::<4>()?))),
+                _ => return Err(bad()),
+            },
+            cfg_attr::INTERNAL_IP4_SUBNET => match value.len() {
+                0 => ConfigValue::Ip4Subnet(None),
+                8 => {
+                    let mut r = Reader::new(value, WHAT);
+                    let addr = Ipv4Addr::from(r.bytes::<4>()?);
+                    let mask = Ipv4Addr::from(r.bytes::<4>()?);
+                    ConfigValue::Ip4Subnet(Some((addr, mask)))
+                }
+                _ => return Err(bad()),
+            },
+            cfg_attr::INTERNAL_IP6_DNS | cfg_attr::INTERNAL_IP6_DHCP => match value.len() {
+                0 => ConfigValue::Ip6(None),
+                16 => ConfigValue::Ip6(Some(Ipv6Addr::from(
+                    Reader::new(value, WHAT).bytes::<16>()?,
+                ))),
+                _ => return Err(bad()),
+            },
+            cfg_attr::INTERNAL_IP6_ADDRESS | cfg_attr::INTERNAL_IP6_SUBNET => match value.len() {
+                0 => ConfigValue::Ip6Prefix(None),
+                17 => {
+                    let mut r = Reader::new(value, WHAT);
+                    let addr = Ipv6Addr::from(r.bytes::<16>()?);
+                    let prefix = r.u8()?;
+                    if prefix > 128 {
+                        return Err(WireError::Invalid("IPv6 prefix length"));
+                    }
+                    ConfigValue::Ip6Prefix(Some((addr, prefix)))
+                }
+                _ => return Err(bad()),
+            },
+            cfg_attr::APPLICATION_VERSION | cfg_attr::INTERNAL_DNS_DOMAIN => {
+                ConfigValue::Text(value.to_vec())
+            }
+            cfg_attr::SUPPORTED_ATTRIBUTES => {
+                if value.len() % 2 != 0 {
+                    return Err(bad());
+                }
+                let mut r = Reader::new(value, WHAT);
+                let mut types = Vec::with_capacity(value.len() / 2);
+                while !r.is_empty() {
+                    types.push(r.u16()? & 0x7fff);
+                }
+                ConfigValue::SupportedAttributes(types)
+            }
+            _ => ConfigValue::Raw(value.to_vec()),
+        })
+    }
+
+    /// The wire bytes of this value.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            ConfigValue::Ip4(a) => a.map(|a| a.octets().to_vec()).unwrap_or_default(),
+            ConfigValue::Ip4Subnet(s) => s
+                .map(|(a, m)| [a.octets(), m.octets()].concat())
+                .unwrap_or_default(),
+            ConfigValue::Ip6(a) => a.map(|a| a.octets().to_vec()).unwrap_or_default(),
+            ConfigValue::Ip6Prefix(p) => p
+                .map(|(a, len)| {
+                    let mut v = a.octets().to_vec();
+                    v.push(len);
+                    v
+                })
+                .unwrap_or_default(),
+            ConfigValue::Text(v) | ConfigValue::Raw(v) => v.clone(),
+            ConfigValue::SupportedAttributes(types) => types
+                .iter()
+                .flat_map(|t| (t & 0x7fff).to_be_bytes())
+                .collect(),
+        }
+    }
+}
+
+impl ConfigAttribute {
+    /// An attribute with an empty value: how a CFG_REQUEST asks for `attr_type`.
+    pub fn request(attr_type: u16) -> Self {
+        ConfigAttribute {
+            attr_type,
+            value: Vec::new(),
+        }
+    }
+
+    /// An attribute carrying a typed value.
+    pub fn with_value(attr_type: u16, value: &ConfigValue) -> Self {
+        ConfigAttribute {
+            attr_type,
+            value: value.encode(),
+        }
+    }
+
+    /// The value decoded by type (see [`ConfigValue::decode`]). Received CP payloads have
+    /// already been checked this way, so this only fails on locally built attributes.
+    pub fn typed(&self) -> Result<ConfigValue, WireError> {
+        ConfigValue::decode(self.attr_type, &self.value)
+    }
+}
+
+impl Identification {
+    /// The ID payload body after the generic payload header — ID type, three zero reserved
+    /// bytes, identification data — which is what RFC 7296 §2.15 feeds into the AUTH
+    /// computation (`MACedIDForI = prf(SK_pi, RestOfInitIDPayload)`).
+    ///
+    /// Received reserved bytes are not kept (receivers must ignore them), so a peer that sent
+    /// nonzero ones would not verify; every known implementation sends zeros.
+    pub fn auth_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.data.len());
+        out.push(self.id_type);
+        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(&self.data);
+        out
+    }
+}
+
+impl Payload {
+    /// The payload type number ([`payload_type`]) this payload is sent as: what the previous
+    /// payload's (or the header's) Next Payload field must say.
+    pub fn payload_type(&self) -> u8 {
+        match self {
+            Payload::Sa(_) => payload_type::SA,
+            Payload::Ke(_) => payload_type::KE,
+            Payload::IdI(_) => payload_type::IDI,
+            Payload::IdR(_) => payload_type::IDR,
+            Payload::Cert(_) => payload_type::CERT,
+            Payload::CertReq(_) => payload_type::CERTREQ,
+            Payload::Auth(_) => payload_type::AUTH,
+            Payload::Nonce(_) => payload_type::NONCE,
+            Payload::Notify(_) => payload_type::NOTIFY,
+            Payload::Delete(_) => payload_type::DELETE,
+            Payload::VendorId(_) => payload_type::VENDOR_ID,
+            Payload::TsI(_) => payload_type::TSI,
+            Payload::TsR(_) => payload_type::TSR,
+            Payload::Encrypted(_) => payload_type::SK,
+            Payload::EncryptedFragment(_) => payload_type::SKF,
+            Payload::Config(_) => payload_type::CP,
+            Payload::Eap(_) => payload_type::EAP,
+            Payload::Unknown { payload_type, .. } => *payload_type,
+        }
+    }
 }

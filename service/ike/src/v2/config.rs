@@ -1,0 +1,180 @@
+//! What the service tells an IKE SA before it starts: identities, credentials, proposals,
+//! selectors, lifetimes and timers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use strait_crypto::SecretBytes;
+
+use super::wire::{id_type, Identification, TrafficSelector};
+use crate::proposal::{EspProposal, IkeProposal};
+
+/// How we prove who we are.
+pub enum LocalAuth {
+    /// A pre-shared key (RFC 7296 §2.15); the gateway proves itself with the same key.
+    Psk(SecretBytes),
+}
+
+impl std::fmt::Debug for LocalAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LocalAuth::Psk(_) => f.write_str("Psk(<redacted>)"),
+        }
+    }
+}
+
+/// Retransmission schedule for requests (§2.1): `timeout × base^n` for n = 0..=tries, like
+/// strongSwan's `retransmit_timeout`, `retransmit_base` and `retransmit_tries`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retransmit {
+    /// First timeout.
+    pub timeout: Duration,
+    /// Growth factor.
+    pub base: f64,
+    /// Retransmissions after the first send before giving up.
+    pub tries: u32,
+}
+
+impl Default for Retransmit {
+    fn default() -> Self {
+        Retransmit {
+            timeout: Duration::from_secs(4),
+            base: 1.8,
+            tries: 5,
+        }
+    }
+}
+
+impl Retransmit {
+    /// How long to wait after send number `n` (0 = the first send).
+    pub fn wait(&self, n: u32) -> Duration {
+        let factor = self.base.powi(n.min(30) as i32);
+        self.timeout.mul_f64(factor.min(1e6))
+    }
+}
+
+/// Configuration of one IKE SA and its first child SA.
+#[derive(Debug)]
+pub struct Config {
+    /// Our identity (IDi).
+    pub local_id: Identification,
+    /// The identity the gateway must prove (IDr); `None` accepts whatever it sends.
+    pub remote_id: Option<Identification>,
+    /// Our credential.
+    pub auth: LocalAuth,
+    /// IKE proposals in order of preference.
+    pub ike_proposals: Vec<IkeProposal>,
+    /// ESP proposals in order of preference.
+    pub esp_proposals: Vec<EspProposal>,
+    /// Our address and port as our socket sees them (for NAT detection).
+    pub local_addr: SocketAddr,
+    /// The gateway's address and port (for NAT detection).
+    pub remote_addr: SocketAddr,
+    /// Ask for an IPv4 virtual address (CP INTERNAL_IP4_ADDRESS).
+    pub request_ipv4: bool,
+    /// Ask for an IPv6 virtual address.
+    pub request_ipv6: bool,
+    /// Our traffic selectors (TSi).
+    pub ts_local: Vec<TrafficSelector>,
+    /// The gateway's traffic selectors (TSr): what we want to reach.
+    pub ts_remote: Vec<TrafficSelector>,
+    /// Ask for transport mode instead of tunnel mode.
+    pub transport_mode: bool,
+    /// Rekey the IKE SA after about this long.
+    pub ike_lifetime: Duration,
+    /// Rekey child SAs after about this long.
+    pub child_lifetime: Duration,
+    /// Send a liveness check after this long without hearing from the gateway.
+    pub dpd_interval: Option<Duration>,
+    /// Retransmission schedule.
+    pub retransmit: Retransmit,
+    /// Use UDP encapsulation (port 4500) even without a NAT, like strongSwan's `encap = yes`.
+    pub force_udp_encap: bool,
+}
+
+impl Config {
+    /// A configuration with strongSwan-like defaults for everything but the essentials:
+    /// default proposals, a virtual IPv4 address, all IPv4 traffic through the tunnel, 24 h IKE
+    /// and 1 h child lifetimes, DPD every 30 s.
+    pub fn new(
+        local_id: Identification,
+        auth: LocalAuth,
+        local_addr: SocketAddr,
+        remote_addr: SocketAddr,
+    ) -> Config {
+        Config {
+            local_id,
+            remote_id: None,
+            auth,
+            ike_proposals: IkeProposal::default_set(),
+            esp_proposals: EspProposal::default_set(),
+            local_addr,
+            remote_addr,
+            request_ipv4: true,
+            request_ipv6: false,
+            ts_local: vec![TrafficSelector::any(false)],
+            ts_remote: vec![TrafficSelector::any(false)],
+            transport_mode: false,
+            ike_lifetime: Duration::from_secs(24 * 3600),
+            child_lifetime: Duration::from_secs(3600),
+            dpd_interval: Some(Duration::from_secs(30)),
+            retransmit: Retransmit::default(),
+            force_udp_encap: false,
+        }
+    }
+}
+
+impl Identification {
+    /// An identity in strongSwan's notation: an IP address, `user@domain` (RFC822), or a host
+    /// name (FQDN). Distinguished names come with certificates.
+    pub fn from_text(text: &str) -> Identification {
+        if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+            return match ip {
+                std::net::IpAddr::V4(a) => Identification {
+                    id_type: id_type::IPV4_ADDR,
+                    data: a.octets().to_vec(),
+                },
+                std::net::IpAddr::V6(a) => Identification {
+                    id_type: id_type::IPV6_ADDR,
+                    data: a.octets().to_vec(),
+                },
+            };
+        }
+        let id_type = if text.contains('@') {
+            id_type::RFC822_ADDR
+        } else {
+            id_type::FQDN
+        };
+        Identification {
+            id_type,
+            data: text.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl std::fmt::Display for Identification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.id_type, self.data.len()) {
+            (id_type::IPV4_ADDR, 4) => {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(&self.data);
+                write!(f, "{}", std::net::Ipv4Addr::from(a))
+            }
+            (id_type::IPV6_ADDR, 16) => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&self.data);
+                write!(f, "{}", std::net::Ipv6Addr::from(a))
+            }
+            (id_type::FQDN | id_type::RFC822_ADDR, _) => {
+                f.write_str(&String::from_utf8_lossy(&self.data))
+            }
+            (t, _) => {
+                write!(f, "ID type {t}: ")?;
+                for b in self.data.iter().take(32) {
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
