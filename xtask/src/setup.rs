@@ -48,6 +48,10 @@ pub const GROUPS: &[Group] = &[
             "nftables",
             "iperf3",
             "tshark",
+            "iputils-ping",
+            "tcpdump",
+            "libdbus-1-dev", // keyring's Secret Service backend (strait-cli)
+            "pkg-config",
         ],
         // Otherwise wireshark-common asks whether non-root users may capture.
         preseed: &["wireshark-common wireshark-common/install-setuid boolean false"],

@@ -6,6 +6,8 @@
 //! the NIST curves (`p256`, `p384`, `p521`), X25519 (`x25519-dalek`) and the MODP groups
 //! (constant-time modular exponentiation from `crypto-bigint`).
 
+use std::sync::OnceLock;
+
 use aes_gcm::aead::generic_array::typenum::Unsigned;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::{AeadCore, AeadInPlace, KeyInit};
@@ -24,9 +26,7 @@ use p256::elliptic_curve::sec1::{FromEncodedPoint, ModulusSize, ToEncodedPoint};
 use p256::elliptic_curve::{AffinePoint, CurveArithmetic, FieldBytesSize, PublicKey, SecretKey};
 use rand_core::{OsRng, RngCore};
 use sha1::Digest;
-use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
-
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::{

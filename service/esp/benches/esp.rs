@@ -68,6 +68,9 @@ fn bench_esp(c: &mut Criterion, name: &str, algs: EspAlgorithms) {
     }
     g.bench_function("esp_in_place", |b| {
         b.iter(|| {
+            // The last iteration encrypted the payload in place: make it IPv4 again (one byte;
+            // the rest being ciphertext makes no difference to the work).
+            buf[hl] = 0x45;
             black_box(out.seal_tunnel_in_place(&mut buf, LEN).expect("seal"));
         })
     });

@@ -15,6 +15,32 @@
 //! send `buf[..n]` (as the UDP payload on port 4500 when encapsulated, RFC 3948). Inbound:
 //! [`classify_udp4500`] the datagram, [`spi_of`] the ESP packet to find its SA,
 //! [`InboundSa::open_in_place`], write the payload to TUN.
+//!
+//! ```
+//! use strait_esp::{EspAlgorithms, InboundSa, Opened, OutboundSa, SaConfig};
+//!
+//! let provider = strait_crypto::default_provider();
+//! let algs = EspAlgorithms::AES256_GCM;
+//! let config = SaConfig::new(0x1000_0001, algs);
+//! let keymat = [7u8; 36]; // from IKE: algs.encr_key_len() + algs.integ_key_len() bytes
+//! let mut out = OutboundSa::new(&*provider, &config, &keymat, &[])?;
+//! let mut inb = InboundSa::new(&*provider, &config, &keymat, &[])?;
+//!
+//! // Outbound: the inner packet sits after `header_len` bytes of headroom.
+//! let inner = [0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+//! let hl = out.header_len();
+//! let mut buf = vec![0u8; hl + inner.len() + algs.max_tail_len()];
+//! buf[hl..hl + inner.len()].copy_from_slice(&inner);
+//! let n = out.seal_tunnel_in_place(&mut buf, inner.len())?;
+//!
+//! // Inbound: find the SA by SPI, open in place.
+//! assert_eq!(strait_esp::spi_of(&buf[..n]), Some(0x1000_0001));
+//! match inb.open_in_place(&mut buf[..n])? {
+//!     Opened::Packet(d) => assert_eq!(&buf[d.range()], &inner[..]),
+//!     Opened::Dummy { .. } => unreachable!(),
+//! }
+//! # Ok::<(), strait_esp::EspError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -157,6 +157,27 @@ impl ReplayWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// RFC 4303 Appendix A: any number from the bottom of the window up to 2^32 - W
+        /// ahead of the top is reconstructed exactly from its low half.
+        #[test]
+        fn esn_inference_is_exact(
+            log_w in 6u32..=16,
+            top in 0u64..(u64::MAX - (1 << 33)),
+            delta in 0u64..(1 << 32),
+        ) {
+            let size = 1u32 << log_w;
+            let w = u64::from(size);
+            let top = top.max(w);
+            let mut win = ReplayWindow::new(size).unwrap();
+            win.reset_to(top);
+            // From top - w + 1 to top + 2^32 - w.
+            let seq = top - w + 1 + delta;
+            prop_assert_eq!(win.infer(seq as u32, true), seq);
+        }
+    }
 
     #[test]
     fn rejects_bad_sizes() {

@@ -140,6 +140,16 @@ impl IkeSa {
             }
             return;
         }
+        if let Some((id, resp)) = &old.last_response {
+            if *id == h.message_id && id.wrapping_add(1) == old.peer_id {
+                // A retransmit: our answer was lost (§2.1).
+                self.transmits.push_back(Transmit {
+                    data: resp.clone(),
+                    udp_encap,
+                });
+                return;
+            }
+        }
         if h.message_id != old.peer_id {
             return;
         }
@@ -155,6 +165,7 @@ impl IkeSa {
         });
         let header = old_header(old, h.exchange, h.message_id, true);
         if let Ok(d) = super::seal_message(&mut old.sk_out, &header, &[]) {
+            old.last_response = Some((h.message_id, d.clone()));
             self.transmits.push_back(Transmit { data: d, udp_encap });
         }
         if deletes_sa {

@@ -160,7 +160,7 @@ impl IkeSa {
         data: &[u8],
         msg: Message,
     ) -> Result<(), Error> {
-        let Phase::Init(mut st) = std::mem::replace(&mut self.phase, Phase::Closed) else {
+        let Phase::Init(mut st) = std::mem::replace(&mut self.phase, Phase::Handling) else {
             return Ok(());
         };
         let Some(req) = self.request.take() else {
@@ -412,7 +412,7 @@ impl IkeSa {
         now: Instant,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        let Phase::Auth(st) = std::mem::replace(&mut self.phase, Phase::Closed) else {
+        let Phase::Auth(st) = std::mem::replace(&mut self.phase, Phase::Handling) else {
             return Ok(());
         };
         let auth = payloads.iter().find_map(|p| match p {

@@ -51,6 +51,9 @@ enum Phase {
     Auth(init::AuthState),
     /// Authenticated; child SAs exist.
     Established,
+    /// A response to IKE_SA_INIT or IKE_AUTH is being handled (its state was taken out of
+    /// `Init`/`Auth`). Not `Closed`, so that a failure there is still reported.
+    Handling,
     /// Gone; nothing more happens.
     Closed,
 }
@@ -113,6 +116,8 @@ struct OldSa {
     peer_id: u32,
     /// Our DELETE request on the old SA, when we are the one deleting it.
     request: Option<(u32, Vec<u8>, u32, Instant)>,
+    /// Our last answer on the old SA (e.g. to the gateway's IKE SA rekey), for retransmits.
+    last_response: Option<(u32, Vec<u8>)>,
     /// Give up on it at this time.
     expire_at: Instant,
 }
@@ -623,7 +628,7 @@ impl IkeSa {
                     );
                     // A DELETE need not wait the full schedule: two tries, then we are gone.
                     if let Some(req) = &mut self.request {
-                        req.sends = self.cfg.retransmit.tries.saturating_sub(1).max(1);
+                        req.sends = self.cfg.retransmit.tries.max(1);
                     }
                     r
                 }

@@ -465,6 +465,7 @@ impl IkeSa {
                 next_id: self.next_id,
                 peer_id: self.peer_id,
                 request: None,
+                last_response: self.last_response.take(),
                 expire_at: now + DELETE_GRACE,
             });
         }
