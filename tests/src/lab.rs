@@ -657,6 +657,19 @@ impl Lab {
         Ok(self.gateway.insert(charon))
     }
 
+    /// Stops the gateway's charon (a gateway crash or restart); [`Lab::start_gateway`] brings
+    /// a fresh one back, without any of the old SAs.
+    pub fn stop_gateway(&mut self) -> Result<()> {
+        let charon = self
+            .gateway
+            .take()
+            .ok_or_else(|| anyhow!("lab {} has no gateway", self.id))?;
+        self.stop(charon.process())?;
+        // A fresh charon must not find the old socket.
+        let _ = fs::remove_file(&charon.vici);
+        Ok(())
+    }
+
     /// The gateway's charon.
     pub fn gateway(&self) -> Result<&Charon> {
         self.gateway

@@ -9,6 +9,7 @@
 
 mod cmd;
 mod cross;
+mod demo;
 mod setup;
 mod test;
 
@@ -24,6 +25,8 @@ Commands:
   test [--no-cross] [--no-interop]
                             the one test command: setup, fmt, clippy, all tests, the
                             interop lab and the Windows/macOS type-check
+  demo [--once]             Strait for real: a strongSwan gateway in a network namespace
+                            and a live tunnel to it (as root; --once: no waiting)
   check-targets [TARGET...] type-check the workspace for Windows and macOS with Debian's
                             Rust and -Zbuild-std (default: every target below)
   help                      this text
@@ -80,6 +83,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
     match command.as_str() {
         "setup" => setup::main(rest).map(|()| ExitCode::SUCCESS),
         "test" => test::main(rest),
+        "demo" => demo::main(rest),
         "check-targets" => cross::main(rest).map(|()| ExitCode::SUCCESS),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

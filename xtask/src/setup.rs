@@ -26,6 +26,19 @@ pub struct Group {
 /// Every package group, in the order `setup` with no arguments installs them.
 pub const GROUPS: &[Group] = &[
     Group {
+        name: "build",
+        purpose: "building the workspace on Linux: D-Bus headers for the keychain (keyring's \
+                  Secret Service backend in strait-cli)",
+        packages: &["libdbus-1-dev", "pkg-config"],
+        preseed: &[],
+    },
+    Group {
+        name: "keychain",
+        purpose: "the keychain test: a real Secret Service (gnome-keyring) on a private D-Bus",
+        packages: &["gnome-keyring", "dbus-x11", "libsecret-tools"],
+        preseed: &[],
+    },
+    Group {
         name: "cross",
         purpose: "Windows/macOS type-check: Debian's Rust 1.96 with its std sources (for \
                   -Zbuild-std), and clang/llvm-ar for C in build scripts",
@@ -50,8 +63,6 @@ pub const GROUPS: &[Group] = &[
             "tshark",
             "iputils-ping",
             "tcpdump",
-            "libdbus-1-dev", // keyring's Secret Service backend (strait-cli)
-            "pkg-config",
         ],
         // Otherwise wireshark-common asks whether non-root users may capture.
         preseed: &["wireshark-common wireshark-common/install-setuid boolean false"],

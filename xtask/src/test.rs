@@ -11,10 +11,12 @@ use std::time::Duration;
 use crate::{cmd, cross, reject_unknown_options, setup, Error, Result};
 
 /// The package groups the interop step needs.
-const INTEROP_GROUPS: &[&str] = &["interop"];
-/// The workspace member holding the interop lab, whose tests are `#[ignore]`d because they
-/// need root; the `interop` step runs exactly those.
-const INTEROP_PACKAGE: &str = "strait-interop";
+const INTEROP_GROUPS: &[&str] = &["interop", "keychain"];
+/// Packages whose `#[ignore]`d tests need root or system services: the interop lab, the
+/// platform's network-namespace tests, and the CLI's keychain test (a real Secret Service).
+const ROOT_TEST_PACKAGES: &[&str] = &["strait-interop", "strait-platform", "strait-cli"];
+/// Binaries the interop tests run.
+const INTEROP_BINARIES: &[&str] = &["straitd", "strait-cli"];
 
 /// What one step came to.
 enum Outcome {
@@ -78,7 +80,8 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
     let cross = !args.iter().any(|a| a == "--no-cross");
     let interop = !args.iter().any(|a| a == "--no-interop");
 
-    let mut groups: Vec<&str> = Vec::new();
+    // Building the workspace needs these, whatever else is skipped.
+    let mut groups: Vec<&str> = vec!["build"];
     if interop {
         groups.extend(INTEROP_GROUPS);
     }
@@ -161,15 +164,19 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
                          or pass --no-interop",
                     ));
                 }
+                // The end-to-end tests run the service and CLI binaries themselves.
+                cmd::run(
+                    cmd::cargo()
+                        .args(["build"])
+                        .args(INTEROP_BINARIES.iter().flat_map(|p| ["-p", p])),
+                )?;
                 cmd::run_tee(
-                    cmd::cargo().args([
-                        "test",
-                        "-p",
-                        INTEROP_PACKAGE,
-                        "--no-fail-fast",
-                        "--",
-                        "--ignored",
-                    ]),
+                    cmd::cargo()
+                        .args(["test", "--no-fail-fast"])
+                        .args(ROOT_TEST_PACKAGES.iter().flat_map(|p| ["-p", p]))
+                        // Labs are independent, but timing-sensitive tests (rekeys, DPD)
+                        // should not fight for two cores with more than one other lab.
+                        .args(["--", "--ignored", "--test-threads", "2"]),
                     |l| totals.add_line(l),
                 )
             },

@@ -76,6 +76,9 @@ pub fn ike_config(
     cfg.ike_lifetime = profile.crypto.ike_lifetime;
     cfg.child_lifetime = profile.crypto.esp_lifetime;
     cfg.dpd_interval = profile.network.dpd;
+    if let Some(dpd) = profile.network.dpd {
+        cfg.dpd_timeout = (dpd * 3).max(std::time::Duration::from_secs(15));
+    }
     cfg.transport_mode = profile.network.mode == Mode::Transport;
     // ESP always travels in UDP 4500: it passes every NAT and firewall that lets IKE through,
     // and needs no raw sockets (RFC 3948; strongSwan's `encap = yes`).

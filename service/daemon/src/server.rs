@@ -33,10 +33,27 @@ pub async fn serve(service: Arc<Service>, socket: PathBuf) -> anyhow::Result<()>
             tokio::spawn(client(service.clone(), stream, role));
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        let _ = (service, socket);
-        anyhow::bail!("the named-pipe server for this operating system is not written yet")
+        use tokio::net::windows::named_pipe::ServerOptions;
+        let name = socket.as_os_str();
+        // The first instance claims the name, so a second service cannot take over the pipe.
+        let mut next = ServerOptions::new()
+            .first_pipe_instance(true)
+            .create(name)
+            .with_context(|| format!("cannot create the pipe {}", socket.display()))?;
+        info!("listening on {}", socket.display());
+        loop {
+            next.connect().await.context("accepting a client")?;
+            let connected = next;
+            next = ServerOptions::new()
+                .create(name)
+                .with_context(|| format!("cannot create the pipe {}", socket.display()))?;
+            // The pipe's default DACL admits local users only; every caller may connect and
+            // disconnect (design.md). Telling administrators apart needs the client token,
+            // which comes with managed profiles.
+            tokio::spawn(client(service.clone(), connected, Role::User));
+        }
     }
 }
 

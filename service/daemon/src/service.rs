@@ -167,10 +167,16 @@ impl Service {
                 .ok_or_else(|| bad(format!("attachment `{}` has an unsafe path", a.name)))?;
             write(&rel, &a.contents)?;
         }
+        // Errors name the file as the user knows it, not our staging copy.
+        let staged = format!("{}/", staging.path().display());
         let imported = self
             .store
             .import(&staging.path().join(&name))
-            .map_err(|e| store_error(file_name, e))?;
+            .map_err(|e| {
+                let mut err = store_error(file_name, e);
+                err.message = err.message.replace(&staged, "");
+                err
+            })?;
         let profile = self
             .store
             .get(&imported.id)

@@ -81,7 +81,7 @@ impl Fake {
         }
     }
 
-    /// The requests received so far, without the Subscribe and ListProfiles bookkeeping.
+    /// Every request received so far, in order (Subscribe and ListProfiles included).
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }

@@ -267,6 +267,8 @@ impl Connection {
         let mut tunnel: Option<Tunnel> = None;
         let mut up_since: Option<SystemTime> = None;
         let mut user_closed = false;
+        // After a disconnect we wait this long for the gateway to confirm, then go anyway.
+        let mut close_deadline: Option<tokio::time::Instant> = None;
         let mut nat_keepalive: Option<tokio::time::Interval> = None;
         let mut counters_tick = tokio::time::interval(Duration::from_secs(2));
         let mut buf = vec![0u8; 65_536];
@@ -393,10 +395,17 @@ impl Connection {
                     }
                 };
             }
-            let deadline = sa
+            if close_deadline.is_some_and(|t| tokio::time::Instant::now() >= t) {
+                info!("the gateway did not confirm the disconnect; closing anyway");
+                break Outcome::Closed;
+            }
+            let mut deadline = sa
                 .poll_timeout()
                 .map(tokio::time::Instant::from_std)
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            if let Some(t) = close_deadline {
+                deadline = deadline.min(t);
+            }
             tokio::select! {
                 r = ike_sock.recv(&mut buf) => {
                     if let Ok(n) = r {
@@ -411,6 +420,8 @@ impl Connection {
                     if !user_closed {
                         info!("disconnecting");
                         user_closed = true;
+                        close_deadline =
+                            Some(tokio::time::Instant::now() + Duration::from_secs(3));
                         self.publish(|s| s.state = ConnState::Disconnecting);
                         sa.close(Instant::now());
                     }

@@ -86,6 +86,10 @@ pub struct Config {
     pub child_lifetime: Duration,
     /// Send a liveness check after this long without hearing from the gateway.
     pub dpd_interval: Option<Duration>,
+    /// How long a liveness check may go unanswered before the gateway counts as dead. Shorter
+    /// than the full retransmission schedule: a VPN user wants to hear within seconds that the
+    /// tunnel is gone, not minutes.
+    pub dpd_timeout: Duration,
     /// Retransmission schedule.
     pub retransmit: Retransmit,
     /// Use UDP encapsulation (port 4500) even without a NAT, like strongSwan's `encap = yes`.
@@ -118,6 +122,7 @@ impl Config {
             ike_lifetime: Duration::from_secs(24 * 3600),
             child_lifetime: Duration::from_secs(3600),
             dpd_interval: Some(Duration::from_secs(30)),
+            dpd_timeout: Duration::from_secs(60),
             retransmit: Retransmit::default(),
             force_udp_encap: false,
         }

@@ -85,6 +85,8 @@ struct Request {
     datagram: Vec<u8>,
     sends: u32,
     deadline: Instant,
+    /// Liveness checks give up earlier than the full retransmission schedule.
+    give_up_at: Option<Instant>,
     stage: Stage,
     pending: Pending,
 }
@@ -302,7 +304,8 @@ impl IkeSa {
         self.old_sa_timeout(now);
         if let Some(req) = &mut self.request {
             if now >= req.deadline {
-                if req.sends > self.cfg.retransmit.tries {
+                if req.sends > self.cfg.retransmit.tries || req.give_up_at.is_some_and(|t| now >= t)
+                {
                     self.request_timed_out(now);
                 } else {
                     debug!(
@@ -312,6 +315,9 @@ impl IkeSa {
                         req.stage
                     );
                     req.deadline = now + self.cfg.retransmit.wait(req.sends);
+                    if let Some(t) = req.give_up_at {
+                        req.deadline = req.deadline.min(t);
+                    }
                     req.sends += 1;
                     self.transmits.push_back(Transmit {
                         data: req.datagram.clone(),
@@ -588,11 +594,19 @@ impl IkeSa {
             data: datagram.clone(),
             udp_encap: self.udp_encap,
         });
+        let give_up_at = match pending {
+            Pending::Dpd => Some(now + self.cfg.dpd_timeout),
+            // Whoever disconnects wants to be disconnected: a DELETE gets two chances.
+            Pending::DeleteIke => Some(now + self.cfg.retransmit.wait(0) * 3),
+            _ => None,
+        };
+        let deadline = now + self.cfg.retransmit.wait(0);
         self.request = Some(Request {
             id,
             datagram,
             sends: 1,
-            deadline: now + self.cfg.retransmit.wait(0),
+            deadline: give_up_at.map_or(deadline, |t| deadline.min(t)),
+            give_up_at,
             stage,
             pending,
         });
@@ -699,6 +713,13 @@ impl IkeSa {
                 port,
             },
             Pending::DeleteIke => {
+                let why = self.closing.take().flatten();
+                self.finish(why);
+                return;
+            }
+            // We were closing on purpose (our DELETE waited for this request): that is the
+            // reason, not the silence.
+            _ if self.closing.is_some() => {
                 let why = self.closing.take().flatten();
                 self.finish(why);
                 return;

@@ -127,6 +127,7 @@ enum GwPending {
         new_spi_in: u32,
         ni: Vec<u8>,
         ke: Option<Box<dyn KeyExchange>>,
+        ts: (Vec<TrafficSelector>, Vec<TrafficSelector>),
     },
     RekeyIke {
         new_spi: u64,
@@ -171,8 +172,6 @@ pub struct Rx {
     pub header: Header,
     /// The payloads (decrypted).
     pub payloads: Vec<Payload>,
-    /// The bytes as received.
-    pub raw: Vec<u8>,
 }
 
 /// What to do with an SA once a response is sealed.
@@ -506,7 +505,6 @@ impl Responder {
         self.rx.push(Rx {
             header: h,
             payloads: payloads.clone(),
-            raw: data.to_vec(),
         });
         if h.is_response() {
             self.handle_response(which, &h, payloads);
@@ -529,7 +527,6 @@ impl Responder {
         self.rx.push(Rx {
             header: *h,
             payloads: msg.payloads.clone(),
-            raw: data.to_vec(),
         });
         let p = &msg.payloads;
         let reply = |payloads: Vec<Payload>, spi_r: u64| {
@@ -1074,7 +1071,8 @@ impl Responder {
                 new_spi_in,
                 ni,
                 ke,
-            } => self.finish_child_rekey(old, new_spi_in, &ni, ke, &payloads),
+                ts,
+            } => self.finish_child_rekey(old, new_spi_in, &ni, ke, ts, &payloads),
             GwPending::RekeyIke { new_spi, ni, ke } => {
                 self.finish_ike_rekey(new_spi, &ni, ke, &payloads)
             }
@@ -1087,6 +1085,7 @@ impl Responder {
         new_spi_in: u32,
         ni: &[u8],
         ke: Option<Box<dyn KeyExchange>>,
+        (ts_i, ts_r): (Vec<TrafficSelector>, Vec<TrafficSelector>),
         p: &[Payload],
     ) {
         if error_of(p).is_some() {
@@ -1120,14 +1119,9 @@ impl Responder {
                 .encr_i
                 .to_vec()
         });
-        let Some(old_idx) = self.children.iter().position(|c| c.spi_in == old) else {
-            return;
-        };
-        let (ts_i, ts_r) = (
-            self.children[old_idx].ts_i.clone(),
-            self.children[old_idx].ts_r.clone(),
-        );
-        let collision = self.children[old_idx].collision.take();
+        // The old child may be gone meanwhile (the client deleted it); the new one stands.
+        let old_idx = self.children.iter().position(|c| c.spi_in == old);
+        let collision = old_idx.and_then(|i| self.children[i].collision.take());
         self.children.push(GwChild {
             spi_in: new_spi_in,
             spi_out: esp.peer_spi,
@@ -1142,7 +1136,7 @@ impl Responder {
             keys_without_pfs,
             collision: None,
         });
-        if !self.auto_delete {
+        if !self.auto_delete || old_idx.is_none() {
             return;
         }
         let redundant = match collision {
@@ -1302,6 +1296,7 @@ impl Responder {
                 new_spi_in,
                 ni,
                 ke,
+                ts: (child.ts_i, child.ts_r),
             },
         );
     }
