@@ -509,16 +509,13 @@ fn chacha20poly1305_curve25519() {
 fn rekeys_during_a_transfer() {
     let gw = GatewayConfig {
         esp_proposals: "aes256gcm16-ecp256".into(),
-        child_rekey_time: Some(Duration::from_secs(4)),
-        child_life_time: Some(Duration::from_secs(30)),
-        // strongSwan's hard IKE lifetime is only 10 % above this; far enough for its rekey.
-        ike_rekey_time: Some(Duration::from_secs(12)),
         ..GatewayConfig::default()
     };
     let lab = Lab::start(Topology::default(), &gw).unwrap();
     let svc = Service::start(&lab);
-    // Profiles refuse lifetimes under a minute, so here the gateway starts the rekeys (our
-    // own rekeys are covered by tests/ike_initiator.rs); PFS is on for child SAs.
+    // PFS for child SAs. Profiles refuse lifetimes under a minute, so the gateway is told to
+    // rekey (swanctl --rekey) while the transfer runs; our own rekeys, on timers, are covered
+    // by tests/ike_initiator.rs.
     connect(
         &svc,
         &lab,
@@ -526,13 +523,27 @@ fn rekeys_during_a_transfer() {
         &gw,
         "\n[crypto]\nesp = [\"aes256gcm16-ecp256\"]\n",
     );
-    tcp_transfer(&lab, 20_000_000, Duration::from_secs(16));
-    let log = lab.gateway().unwrap().log();
-    let child_rekeys = log
-        .matches("CREATE_CHILD_SA request 0 [ N(REKEY_SA)")
-        .count()
-        + log.matches("N(REKEY_SA) SA No KE TSi TSr ]").count();
-    assert!(child_rekeys >= 1, "no child SA rekey with PFS:\n{log}");
+    let charon = lab.gateway().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for args in [
+                ["--rekey", "--child", "lan"],
+                ["--rekey", "--ike", "lab"],
+                ["--rekey", "--child", "lan"],
+            ] {
+                std::thread::sleep(Duration::from_secs(3));
+                let out = charon.swanctl(&args, Duration::from_secs(10)).unwrap();
+                assert!(out.status.success(), "swanctl {args:?} failed");
+            }
+        });
+        tcp_transfer(&lab, 20_000_000, Duration::from_secs(12));
+    });
+    let log = charon.log();
+    let child_rekeys = log.matches("N(REKEY_SA) SA No KE TSi TSr ]").count();
+    assert!(
+        child_rekeys >= 2,
+        "child SA rekeys with PFS: {child_rekeys}\n{log}"
+    );
     assert!(log.contains("rekeyed between"), "no IKE SA rekey:\n{log}");
     let status = svc.status_json();
     assert_eq!(status["connections"][0]["state"], "connected", "{status}");

@@ -15,7 +15,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
              (sudo \"$(command -v cargo)\" xtask demo)",
         ));
     }
-    setup::ensure(&[setup::group("interop")?])?;
+    setup::ensure(&[setup::group("build")?, setup::group("interop")?])?;
     cmd::run(cmd::cargo().args([
         "build",
         "-p",

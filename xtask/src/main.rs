@@ -7,6 +7,7 @@
 //!
 //! The crate uses only `std`: it is built before every test run and must build in seconds.
 
+mod bench;
 mod cmd;
 mod cross;
 mod demo;
@@ -27,6 +28,8 @@ Commands:
                             interop lab and the Windows/macOS type-check
   demo [--once]             Strait for real: a strongSwan gateway in a network namespace
                             and a live tunnel to it (as root; --once: no waiting)
+  bench [--seconds N]       Strait against strongSwan's initiator: connect time and
+                            tunnel throughput, with ratios (release build, as root)
   check-targets [TARGET...] type-check the workspace for Windows and macOS with Debian's
                             Rust and -Zbuild-std (default: every target below)
   help                      this text
@@ -84,6 +87,7 @@ fn run(args: &[String]) -> Result<ExitCode> {
         "setup" => setup::main(rest).map(|()| ExitCode::SUCCESS),
         "test" => test::main(rest),
         "demo" => demo::main(rest),
+        "bench" => bench::main(rest),
         "check-targets" => cross::main(rest).map(|()| ExitCode::SUCCESS),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");

@@ -49,9 +49,18 @@ impl LogHub {
     }
 }
 
-/// Installs the global subscriber: stderr (filtered by `STRAIT_LOG`, default `info`) and the
-/// hub (info and above, or what `STRAIT_LOG` says).
-pub fn init() -> Arc<LogHub> {
+/// Log files kept in the log directory (one per day).
+const KEEP_FILES: usize = 7;
+
+/// Installs the global subscriber: stderr (the journal when run as a service), daily rotated
+/// files `straitd.log.<date>` in `log_dir`, and the hub — all filtered by `STRAIT_LOG`
+/// (default `info`). The returned guard flushes the file writer when dropped.
+pub fn init(
+    log_dir: &std::path::Path,
+) -> (
+    Arc<LogHub>,
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+) {
     let (tx, _) = broadcast::channel(1024);
     let hub = Arc::new(LogHub {
         lines: Mutex::new(VecDeque::with_capacity(256)),
@@ -59,6 +68,30 @@ pub fn init() -> Arc<LogHub> {
     });
     let filter =
         || EnvFilter::try_from_env("STRAIT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let files = std::fs::create_dir_all(log_dir)
+        .ok()
+        .and_then(|()| {
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("straitd.log")
+                .max_log_files(KEEP_FILES)
+                .build(log_dir)
+                .ok()
+        })
+        .map(tracing_appender::non_blocking);
+    let (file_layer, guard) = match files {
+        Some((writer, guard)) => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false)
+                    .with_target(false)
+                    .with_filter(filter()),
+            ),
+            Some(guard),
+        ),
+        None => (None, None),
+    };
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -66,9 +99,10 @@ pub fn init() -> Arc<LogHub> {
                 .with_target(false)
                 .with_filter(filter()),
         )
+        .with(file_layer)
         .with(HubLayer { hub: hub.clone() }.with_filter(filter()))
         .try_init();
-    hub
+    (hub, guard)
 }
 
 /// Sends events to the hub.

@@ -81,7 +81,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let hub = logs::init();
+    let (hub, _log_guard) = logs::init(&args.state_dir.join("log"));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("straitd")

@@ -1,5 +1,6 @@
-//! Tunnel throughput of Strait against strongSwan's own initiator, measured in the same run on
-//! the same machine (`bench/tunnel-throughput`, `cargo xtask bench`).
+//! Strait against strongSwan's own initiator, measured in the same run on the same machine
+//! (`bench/tunnel-throughput`, `cargo xtask bench`): the time from "connect" to tunnel up, and
+//! the throughput through the tunnel.
 //!
 //! Both clients talk to the same kind of lab gateway (strongSwan with kernel-libipsec, the
 //! bottleneck of both paths, see lab-notes.md) and push one iperf3 TCP stream to the LAN host
@@ -8,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use strait_interop::{wait_until, GatewayConfig, InitiatorConfig, Lab, Node, Topology, LAN_HOST};
@@ -25,19 +26,30 @@ fn binary(name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn reference(gateway: &GatewayConfig, seconds: u32) -> Result<f64> {
+/// Connect time and throughput of one client.
+struct Run {
+    connect: Duration,
+    bits_per_second: f64,
+}
+
+fn reference(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
     let lab = Lab::start(Topology::default(), gateway)?;
     let initiator =
         lab.start_reference_initiator(&InitiatorConfig::matching(gateway, lab.gateway_addr()))?;
+    let started = Instant::now();
     let out = initiator.initiate(Duration::from_secs(15))?;
+    let connect = started.elapsed();
     if !out.status.success() {
         bail!("strongSwan initiator failed:\n{}", initiator.log());
     }
     let t = lab.iperf3(Node::Lan, LAN_HOST, Node::Client, seconds)?;
-    Ok(t.bits_per_second)
+    Ok(Run {
+        connect,
+        bits_per_second: t.bits_per_second,
+    })
 }
 
-fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<f64> {
+fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
     let lab = Lab::start(Topology::default(), gateway)?;
     let socket = lab.dir().join("straitd.sock");
     let state = lab.dir().join("state");
@@ -72,6 +84,7 @@ fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<f64> {
     let psk = lab.dir().join("psk");
     std::fs::write(&psk, &gateway.psk)?;
     let strait = binary("strait")?;
+    let mut connect = Duration::ZERO;
     for args in [
         vec!["import".to_string(), profile.display().to_string()],
         vec![
@@ -81,10 +94,12 @@ fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<f64> {
             format!("psk={}", psk.display()),
         ],
     ] {
+        let started = Instant::now();
         let out = Command::new(&strait)
             .args(&args)
             .env("STRAIT_SOCKET", &socket)
             .output()?;
+        connect = started.elapsed();
         if !out.status.success() {
             bail!(
                 "strait {} failed: {}\n{}",
@@ -95,7 +110,10 @@ fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<f64> {
         }
     }
     let t = lab.iperf3(Node::Lan, LAN_HOST, Node::Client, seconds)?;
-    Ok(t.bits_per_second)
+    Ok(Run {
+        connect,
+        bits_per_second: t.bits_per_second,
+    })
 }
 
 fn main() -> Result<()> {
@@ -120,10 +138,14 @@ fn main() -> Result<()> {
         let reference = reference(&gateway, seconds)?;
         let ours = strait(&gateway, seconds)?;
         println!(
-            "{esp:<18} strongSwan {:>7.3} Gbit/s   Strait {:>7.3} Gbit/s   ratio {:.2}",
-            reference / 1e9,
-            ours / 1e9,
-            ours / reference
+            "{esp:<18} connect: strongSwan {:>6.1} ms, Strait {:>6.1} ms (ratio {:.2})   \
+             throughput: strongSwan {:.3} Gbit/s, Strait {:.3} Gbit/s (ratio {:.2})",
+            reference.connect.as_secs_f64() * 1e3,
+            ours.connect.as_secs_f64() * 1e3,
+            ours.connect.as_secs_f64() / reference.connect.as_secs_f64(),
+            reference.bits_per_second / 1e9,
+            ours.bits_per_second / 1e9,
+            ours.bits_per_second / reference.bits_per_second
         );
     }
     Ok(())
