@@ -34,7 +34,9 @@
 #![forbid(unsafe_code)]
 
 mod lab;
+pub mod pki;
 mod process;
+mod strait;
 mod strongswan;
 mod template;
 
@@ -42,6 +44,7 @@ pub use lab::{
     cleanup_stale, Lab, Node, ProcessHandle, Throughput, Topology, ARTIFACTS_ENV, LAB_ROOT,
 };
 pub use process::{run_checked, run_with_timeout, wait_until};
+pub use strait::{strait_binary, StraitService};
 pub use strongswan::{
     available_plugins, parse_list_sas, Charon, ChildSa, GatewayConfig, IkeSa, InitiatorConfig,
     CHILD, CONNECTION, PLUGINS,

@@ -338,6 +338,12 @@ impl Charon {
         &self.process
     }
 
+    /// Its swanctl directory: credentials put into `x509/`, `x509ca/` and `private/` there
+    /// are loaded by [`Charon::load_config`].
+    pub fn swanctl_dir(&self) -> PathBuf {
+        self.dir.join("swanctl")
+    }
+
     /// The vici URI for `swanctl --uri`.
     pub fn uri(&self) -> String {
         format!("unix://{}", self.vici.display())
@@ -365,7 +371,8 @@ impl Charon {
             .arg(&file)
             .arg("--uri")
             .arg(self.uri())
-            .env("STRONGSWAN_CONF", &self.conf);
+            .env("STRONGSWAN_CONF", &self.conf)
+            .env("SWANCTL_DIR", &swanctl_dir);
         let out = run_checked(cmd, Duration::from_secs(10))
             .with_context(|| format!("loading swanctl.conf into charon '{}'", self.name))?;
         let text = String::from_utf8_lossy(&out.stdout);

@@ -12,66 +12,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use strait_interop::{wait_until, GatewayConfig, Lab, Node, ProcessHandle, Topology, LAN_HOST};
+use strait_interop::{wait_until, GatewayConfig, Lab, Node, StraitService, Topology, LAN_HOST};
 
-/// `target/<profile>/<name>`: the binaries next to this test's own executable.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it first (`cargo build -p straitd -p strait-cli`; `cargo xtask test` does)",
-        path.display()
-    );
-    path
-}
-
-/// A running service in the client namespace.
+/// The service under test, with the CLI calls echoed into the test output.
 struct Service {
-    socket: PathBuf,
-    state: PathBuf,
-    handle: ProcessHandle,
+    inner: StraitService,
+    handle: strait_interop::ProcessHandle,
 }
 
 impl Service {
     fn start(lab: &Lab) -> Service {
-        let socket = lab.dir().join("straitd.sock");
-        let state = lab.dir().join("straitd-state");
-        let straitd = binary("straitd");
-        let handle = lab
-            .spawn(
-                Node::Client,
-                "straitd",
-                &[
-                    "env",
-                    "STRAIT_LOG=debug",
-                    straitd.to_str().unwrap(),
-                    "--socket",
-                    socket.to_str().unwrap(),
-                    "--state-dir",
-                    state.to_str().unwrap(),
-                ],
-            )
-            .unwrap();
-        assert!(
-            wait_until(Duration::from_secs(10), || socket.exists()),
-            "straitd did not start:\n{}",
-            handle.output()
-        );
+        let inner = StraitService::start(lab).unwrap();
         Service {
-            socket,
-            state,
-            handle,
+            handle: inner.handle.clone(),
+            inner,
         }
     }
 
     fn cli(&self, args: &[&str]) -> Output {
-        let out = Command::new(binary("strait"))
-            .args(args)
-            .env("STRAIT_SOCKET", &self.socket)
-            .output()
-            .unwrap();
+        let out = self.inner.cli(args).unwrap();
         eprintln!(
             "$ strait {}\n{}{}",
             args.join(" "),
@@ -200,7 +159,6 @@ fn connect_carries_traffic_and_disconnect_cleans_up() {
         Some(0),
         "{status}"
     );
-    let _ = &svc.state;
 }
 
 #[test]

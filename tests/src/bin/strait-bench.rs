@@ -4,27 +4,15 @@
 //!
 //! Both clients talk to the same kind of lab gateway (strongSwan with kernel-libipsec, the
 //! bottleneck of both paths, see lab-notes.md) and push one iperf3 TCP stream to the LAN host
-//! for `--seconds` (default 10). The ratio Strait / strongSwan is what we track; absolute
+//! for `--seconds` (default 10). The ratios Strait / strongSwan are what we track; absolute
 //! numbers depend on the machine.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use strait_interop::{wait_until, GatewayConfig, InitiatorConfig, Lab, Node, Topology, LAN_HOST};
-
-fn binary(name: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe.parent().context("binary directory")?.join(name);
-    if !path.exists() {
-        bail!(
-            "{} is missing; build it first (cargo xtask bench does)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
+use strait_interop::{
+    GatewayConfig, InitiatorConfig, Lab, Node, StraitService, Topology, LAN_HOST,
+};
 
 /// Connect time and throughput of one client.
 struct Run {
@@ -51,23 +39,7 @@ fn reference(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
 
 fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
     let lab = Lab::start(Topology::default(), gateway)?;
-    let socket = lab.dir().join("straitd.sock");
-    let state = lab.dir().join("state");
-    let straitd = binary("straitd")?;
-    let service = lab.spawn(
-        Node::Client,
-        "straitd",
-        &[
-            straitd.to_str().context("path")?,
-            "--socket",
-            socket.to_str().context("path")?,
-            "--state-dir",
-            state.to_str().context("path")?,
-        ],
-    )?;
-    if !wait_until(Duration::from_secs(10), || socket.exists()) {
-        bail!("straitd did not start:\n{}", service.output());
-    }
+    let service = StraitService::start(&lab)?;
     let profile = lab.dir().join("bench.toml");
     std::fs::write(
         &profile,
@@ -83,29 +55,22 @@ fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
     )?;
     let psk = lab.dir().join("psk");
     std::fs::write(&psk, &gateway.psk)?;
-    let strait = binary("strait")?;
+    let profile = profile.to_str().context("path")?.to_string();
+    let secret = format!("psk={}", psk.display());
     let mut connect = Duration::ZERO;
     for args in [
-        vec!["import".to_string(), profile.display().to_string()],
-        vec![
-            "connect".into(),
-            "bench".into(),
-            "--secret".into(),
-            format!("psk={}", psk.display()),
-        ],
+        vec!["import", profile.as_str()],
+        vec!["connect", "bench", "--secret", secret.as_str()],
     ] {
         let started = Instant::now();
-        let out = Command::new(&strait)
-            .args(&args)
-            .env("STRAIT_SOCKET", &socket)
-            .output()?;
+        let out = service.cli(&args)?;
         connect = started.elapsed();
         if !out.status.success() {
             bail!(
                 "strait {} failed: {}\n{}",
                 args.join(" "),
                 String::from_utf8_lossy(&out.stderr),
-                service.output()
+                service.handle.output()
             );
         }
     }

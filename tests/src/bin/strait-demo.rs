@@ -6,24 +6,10 @@
 //! down without waiting for Enter (for scripts).
 
 use std::io::BufRead;
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use strait_interop::{wait_until, GatewayConfig, Lab, Node, Topology, LAN_HOST};
-
-fn binary(name: &str) -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe.parent().context("binary directory")?.join(name);
-    if !path.exists() {
-        bail!(
-            "{} is missing; run `cargo xtask demo`, which builds it",
-            path.display()
-        );
-    }
-    Ok(path)
-}
+use strait_interop::{strait_binary, GatewayConfig, Lab, Node, StraitService, Topology, LAN_HOST};
 
 fn show(title: &str, cmd: &mut Command) -> Result<bool> {
     println!("\n$ {title}");
@@ -42,27 +28,10 @@ fn main() -> Result<()> {
     );
     let lab = Lab::start(Topology::default(), &gateway)?;
     let client_ns = lab.ns(Node::Client)?.to_string();
-    let socket = lab.dir().join("straitd.sock");
-    let state = lab.dir().join("straitd-state");
-    let straitd = binary("straitd")?;
-    let strait = binary("strait")?;
-    let service = lab.spawn(
-        Node::Client,
-        "straitd",
-        &[
-            straitd.to_str().context("path")?,
-            "--socket",
-            socket.to_str().context("path")?,
-            "--state-dir",
-            state.to_str().context("path")?,
-        ],
-    )?;
-    if !wait_until(Duration::from_secs(10), || socket.exists()) {
-        bail!("straitd did not start:\n{}", service.output());
-    }
+    let service = StraitService::start(&lab)?;
     println!(
         "straitd runs in namespace {client_ns}, listening on {}",
-        socket.display()
+        service.socket.display()
     );
 
     let profile = lab.dir().join("acme.toml");
@@ -84,9 +53,10 @@ fn main() -> Result<()> {
         std::fs::read_to_string(&profile)?
     );
 
+    let strait = strait_binary("strait")?;
     let cli = |args: &[&str]| {
         let mut c = Command::new(&strait);
-        c.args(args).env("STRAIT_SOCKET", &socket);
+        c.args(args).env("STRAIT_SOCKET", &service.socket);
         c
     };
     let psk_arg = format!("psk={}", psk.display());
@@ -101,7 +71,7 @@ fn main() -> Result<()> {
     if !ok {
         bail!(
             "the demo tunnel did not come up; service log:\n{}",
-            service.output()
+            service.handle.output()
         );
     }
     show(
@@ -123,19 +93,16 @@ fn main() -> Result<()> {
     if !once {
         println!(
             "\nThe tunnel is up. In another shell (as root) try:\n  \
-             ip netns exec {client_ns} ping {LAN_HOST}\n  \
-             STRAIT_SOCKET={} {} status\n  \
-             STRAIT_SOCKET={} {} logs\n\nPress Enter to disconnect and remove everything.",
-            socket.display(),
-            strait.display(),
-            socket.display(),
-            strait.display()
+             ip netns exec {client_ns} ping {LAN_HOST}\n  {}\n  {}\n\n\
+             Press Enter to disconnect and remove everything.",
+            service.cli_hint("status"),
+            service.cli_hint("logs")
         );
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
     }
     show("strait disconnect", &mut cli(&["disconnect"]))?;
-    lab.stop(&service)?;
+    lab.stop(&service.handle)?;
     println!("\nDone: the namespaces, the gateway and the service are gone.");
     Ok(())
 }
