@@ -5,7 +5,7 @@
 #![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use strait_crypto::{default_provider, CryptoProvider};
+use strait_crypto::CryptoProvider;
 use strait_esp::{EspAlgorithms, InboundSa, Mode, OutboundSa, SaConfig};
 
 const LEN: usize = 1400;
@@ -27,10 +27,10 @@ fn sas(p: &dyn CryptoProvider, algs: EspAlgorithms) -> (OutboundSa, InboundSa) {
     (out, inb)
 }
 
-fn bench_esp(c: &mut Criterion, name: &str, algs: EspAlgorithms) {
-    let p = default_provider();
+fn bench_esp(c: &mut Criterion, p: &dyn CryptoProvider, name: &str, algs: EspAlgorithms) {
+    let name = format!("{}/{name}", p.name());
     let inner = inner_packet();
-    let (mut out, mut inb) = sas(&*p, algs);
+    let (mut out, mut inb) = sas(p, algs);
     let hl = out.header_len();
     let mut buf = vec![0u8; hl + LEN + algs.max_tail_len()];
     buf[hl..hl + LEN].copy_from_slice(&inner);
@@ -139,10 +139,16 @@ fn bench_esp(c: &mut Criterion, name: &str, algs: EspAlgorithms) {
     g.finish();
 }
 
+/// Every algorithm with every provider: the default (fastest) one and the portable one.
 fn benches(c: &mut Criterion) {
-    bench_esp(c, "aes256gcm", EspAlgorithms::AES256_GCM);
-    bench_esp(c, "chacha20poly1305", EspAlgorithms::CHACHA20_POLY1305);
-    bench_esp(c, "aes256cbc-sha256", EspAlgorithms::AES256_CBC_SHA256);
+    let ring = strait_crypto::ring_provider::RingProvider::default();
+    let rustcrypto = strait_crypto::rustcrypto::RustCryptoProvider::default();
+    let providers: [&dyn CryptoProvider; 2] = [&ring, &rustcrypto];
+    for p in providers {
+        bench_esp(c, p, "aes256gcm", EspAlgorithms::AES256_GCM);
+        bench_esp(c, p, "chacha20poly1305", EspAlgorithms::CHACHA20_POLY1305);
+        bench_esp(c, p, "aes256cbc-sha256", EspAlgorithms::AES256_CBC_SHA256);
+    }
 }
 
 criterion_group!(esp, benches);
