@@ -142,7 +142,7 @@ fn bench_esp(c: &mut Criterion, p: &dyn CryptoProvider, name: &str, algs: EspAlg
 /// Every algorithm with every provider: the default (fastest) one and the portable one.
 fn benches(c: &mut Criterion) {
     let ring = strait_crypto::ring_provider::RingProvider::default();
-    let rustcrypto = strait_crypto::rustcrypto::RustCryptoProvider::default();
+    let rustcrypto = strait_crypto::rustcrypto::RustCryptoProvider;
     let providers: [&dyn CryptoProvider; 2] = [&ring, &rustcrypto];
     for p in providers {
         bench_esp(c, p, "aes256gcm", EspAlgorithms::AES256_GCM);
