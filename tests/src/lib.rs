@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 mod lab;
+pub mod libreswan;
 pub mod pki;
 mod process;
 mod strait;

@@ -232,3 +232,83 @@ impl Ca {
         }
     }
 }
+
+/// How a certificate-authenticated lab gateway wants the client to authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// EAP-MSCHAPv2 (any EAP identity; the user is [`EAP_USER`]).
+    Eap,
+    /// A certificate issued by the lab CA, for the identity given to [`gateway_swanctl`].
+    Certificate,
+}
+
+/// The EAP user the certificate gateway knows.
+pub const EAP_USER: &str = "alice";
+/// Its password.
+pub const EAP_PASSWORD: &str = "correct horse battery staple";
+
+/// A swanctl.conf for the lab gateway authenticating with `gateway_cert` as `gateway_id` (its
+/// private key must be in the charon's `private/` dir), pushing `pool` and `dns`, protecting
+/// `lan`, and expecting `client` auth; `ca` issued the client certificates.
+#[allow(clippy::too_many_arguments)]
+pub fn gateway_swanctl(
+    addr: std::net::Ipv4Addr,
+    gateway_cert: &Path,
+    gateway_id: &str,
+    ca: &Path,
+    client: ClientAuth,
+    client_id: &str,
+    lan: &str,
+    pool: &str,
+    dns: std::net::Ipv4Addr,
+) -> String {
+    let gw = gateway_cert.display();
+    let ca = ca.display();
+    let remote = match client {
+        ClientAuth::Eap => "      auth = eap-mschapv2\n      eap_id = %any\n".to_string(),
+        ClientAuth::Certificate => {
+            format!("      auth = pubkey\n      id = {client_id}\n      cacerts = {ca}\n")
+        }
+    };
+    format!(
+        "connections {{
+  lab {{
+    version = 2
+    proposals = aes256gcm16-prfsha256-ecp256
+    local_addrs = {addr}
+    pools = lab-pool
+    local {{
+      auth = pubkey
+      certs = {gw}
+      id = {gateway_id}
+    }}
+    remote {{
+{remote}    }}
+    children {{
+      lan {{
+        local_ts = {lan}
+        esp_proposals = aes256gcm16
+      }}
+    }}
+  }}
+}}
+pools {{
+  lab-pool {{
+    addrs = {pool}
+    dns = {dns}
+  }}
+}}
+secrets {{
+  eap-alice {{
+    id = {EAP_USER}
+    secret = \"{EAP_PASSWORD}\"
+  }}
+}}
+authorities {{
+  lab-ca {{
+    cacert = {ca}
+  }}
+}}
+"
+    )
+}

@@ -46,6 +46,39 @@ pub const GROUPS: &[Group] = &[
         preseed: &[],
     },
     Group {
+        name: "app",
+        purpose: "building the Tauri v2 desktop app (strait-app): GTK 3, WebKitGTK 4.1, \
+                  libsoup 3, the tray (Ayatana AppIndicator), librsvg, libxdo",
+        packages: &[
+            "build-essential",
+            "pkg-config",
+            "libssl-dev",
+            "libgtk-3-dev",
+            "libwebkit2gtk-4.1-dev",
+            "libayatana-appindicator3-dev",
+            "librsvg2-dev",
+            "libxdo-dev",
+            "libsoup-3.0-dev",
+            "libjavascriptcoregtk-4.1-dev",
+        ],
+        preseed: &[],
+    },
+    Group {
+        name: "node",
+        purpose: "the app's web front end (ui/): Node.js and npm for Vite, TypeScript and \
+                  Vitest (asked for only when `npm` is not on PATH, so a Node.js installed \
+                  another way is left alone)",
+        packages: &["nodejs", "npm"],
+        preseed: &[],
+    },
+    Group {
+        name: "app-e2e",
+        purpose: "the app's end-to-end test: a virtual display (Xvfb) and WebKitWebDriver, \
+                  which tauri-driver drives",
+        packages: &["xvfb", "webkit2gtk-driver", "xauth"],
+        preseed: &[],
+    },
+    Group {
         name: "interop",
         purpose: "interop lab: strongSwan gateway with userspace ESP, namespaces, nftables, \
                   iperf3 and tshark",
@@ -63,6 +96,13 @@ pub const GROUPS: &[Group] = &[
             "tshark",
             "iputils-ping",
             "tcpdump",
+            // Libreswan's pluto, unpacked from its .deb by the lab (it conflicts with
+            // strongSwan's packages), needs these libraries.
+            "libldns3",
+            "libevent-pthreads-2.1-7",
+            "libnss3-tools",
+            "libunbound8",
+            "libcurl3-nss",
         ],
         // Otherwise wireshark-common asks whether non-root users may capture.
         preseed: &["wireshark-common wireshark-common/install-setuid boolean false"],

@@ -4,18 +4,20 @@
 use std::net::{IpAddr, SocketAddr};
 
 use strait_esp::{EspAlgorithms, EspEncryption, EspIntegrity};
+use strait_ike::v2::cert::{self, RsaPadding};
 use strait_ike::v2::proposal_wire::{encr_id, integ_id, NegotiatedEsp};
 use strait_ike::v2::wire::{id_type, Identification, TrafficSelector};
 use strait_ike::v2::{Config, LocalAuth};
 use strait_ipc::{ErrorKind, IpcError};
-use strait_profile::{Dns, Identity, Mode, Profile};
+use strait_profile::{AuthMethod, Dns, Identity, Mode, Profile};
 use zeroize::Zeroizing;
 
 /// The secrets of one connection, zeroized when the connection ends.
 #[derive(Default)]
 pub struct ConnSecrets {
-    /// Pre-shared key.
-    pub psk: Option<Zeroizing<Vec<u8>>>,
+    /// The one secret the profile's authentication method needs: the pre-shared key (`psk`),
+    /// the EAP password as UTF-8 (`eap-mschapv2`), or the private key as PEM or DER (`cert`).
+    pub secret: Option<Zeroizing<Vec<u8>>>,
 }
 
 fn identity(id: &Identity) -> Identification {
@@ -36,12 +38,12 @@ fn identity(id: &Identity) -> Identification {
             id_type: id_type::IPV6_ADDR,
             data: a.octets().to_vec(),
         },
-        // ASN.1 encoding of distinguished names comes with certificate support; until then the
-        // text form is sent as a KEY_ID, which is what strongSwan does for unparsable DNs.
-        Identity::DistinguishedName(s) => Identification {
+        // DER-encoded (ID_DER_ASN1_DN); a name that does not parse is sent as a KEY_ID, which
+        // is what strongSwan does for unparsable DNs.
+        Identity::DistinguishedName(s) => cert::dn_identity(s).unwrap_or(Identification {
             id_type: id_type::KEY_ID,
             data: s.as_bytes().to_vec(),
-        },
+        }),
         Identity::KeyId(k) => Identification {
             id_type: id_type::KEY_ID,
             data: k.clone(),
@@ -57,19 +59,106 @@ pub fn ike_config(
     local: SocketAddr,
     remote: SocketAddr,
 ) -> Result<Config, IpcError> {
-    let psk = secrets.psk.take().ok_or_else(|| {
-        IpcError::new(
-            ErrorKind::MissingSecret,
-            "this profile authenticates with a pre-shared key, but none was given; store it with \
-             `strait secret set <profile> psk`",
-        )
-    })?;
-    let local_id = match &profile.auth.local_id {
-        Some(id) => identity(id),
-        // Like strongSwan: our address when nothing else is configured.
-        None => identity(&Identity::Ip(local.ip())),
+    let secret = secrets.secret.take();
+    let mut cert_subject = None;
+    let auth = match profile.auth.method {
+        AuthMethod::EapMschapv2 => {
+            let password = secret.ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::MissingSecret,
+                    "this profile logs in with a password (EAP-MSCHAPv2), but none was given; \
+                     store it with `strait secret set <profile> password`",
+                )
+            })?;
+            let password = String::from_utf8(password.to_vec()).map_err(|_| {
+                IpcError::new(
+                    ErrorKind::BadRequest,
+                    "the password is not valid UTF-8 text",
+                )
+            })?;
+            let username = profile.auth.username.clone().ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::BadRequest,
+                    "this profile logs in with EAP-MSCHAPv2 but has no username; add `username` \
+                     to its [auth] section",
+                )
+            })?;
+            LocalAuth::Eap {
+                identity: username.as_bytes().to_vec(),
+                username,
+                password: Zeroizing::new(password),
+            }
+        }
+        AuthMethod::Cert => {
+            let key = secret.ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::MissingSecret,
+                    "this profile authenticates with a certificate, but its private key was not \
+                     given; store it with `strait secret set <profile> key --from-file KEY.pem`",
+                )
+            })?;
+            let key = cert::private_key_from_pem_or_der(&key).map_err(bad_credential)?;
+            let path = profile.auth.certificate.as_ref().ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::BadRequest,
+                    "this profile authenticates with a certificate but names none; add \
+                     `certificate` to its [auth] section",
+                )
+            })?;
+            let chain = read_certs(path)?;
+            let leaf = chain.first().ok_or_else(|| {
+                IpcError::new(ErrorKind::BadRequest, "the certificate file is empty")
+            })?;
+            if !key.matches(leaf.x509()) {
+                return Err(IpcError::new(
+                    ErrorKind::BadRequest,
+                    format!(
+                        "the stored private key does not belong to the certificate `{}` in {}; \
+                         store the matching key with `strait secret set <profile> key`",
+                        leaf.subject(),
+                        path.display()
+                    ),
+                ));
+            }
+            cert_subject = Some(Identification {
+                id_type: id_type::DER_ASN1_DN,
+                data: leaf.subject_der(),
+            });
+            LocalAuth::Certificate {
+                chain,
+                key,
+                rsa_padding: RsaPadding::Pkcs1,
+            }
+        }
+        _ => {
+            let psk = secret.ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::MissingSecret,
+                    "this profile authenticates with a pre-shared key, but none was given; store \
+                     it with `strait secret set <profile> psk`",
+                )
+            })?;
+            LocalAuth::Psk(psk)
+        }
     };
-    let mut cfg = Config::new(local_id, LocalAuth::Psk(psk), local, remote);
+    let local_id = match (&profile.auth.local_id, cert_subject) {
+        // Our certificate's subject named in the profile: send its exact encoding.
+        (Some(id @ Identity::DistinguishedName(_)), Some(subject))
+            if dn_matches(&identity(id), &subject) =>
+        {
+            subject
+        }
+        (Some(id), _) => identity(id),
+        // Like strongSwan: our certificate's subject, else our address.
+        (None, Some(subject)) => subject,
+        (None, None) => identity(&Identity::Ip(local.ip())),
+    };
+    let mut cfg = Config::new(local_id, auth, local, remote);
+    for path in &profile.auth.ca {
+        cfg.trust_anchors.extend(read_certs(path)?);
+    }
+    // strait-ike reads no clock: certificate validity is checked against this.
+    cfg.wall_clock = Some(std::time::SystemTime::now());
     cfg.remote_id = Some(identity(&profile.auth.remote_id));
     cfg.ike_proposals = profile.crypto.ike.clone();
     cfg.esp_proposals = profile.crypto.esp.clone();
@@ -112,6 +201,29 @@ pub fn ike_config(
             .collect()
     };
     Ok(cfg)
+}
+
+/// Whether two ID_DER_ASN1_DN identities name the same DN (string types aside).
+fn dn_matches(a: &Identification, b: &Identification) -> bool {
+    a.id_type == id_type::DER_ASN1_DN
+        && b.id_type == id_type::DER_ASN1_DN
+        && cert::dn_equal(&a.data, &b.data)
+}
+
+/// Certificates from a profile's file (PEM or DER).
+fn read_certs(path: &std::path::Path) -> Result<Vec<cert::Cert>, IpcError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        IpcError::new(
+            ErrorKind::BadRequest,
+            format!("cannot read the certificate file {}: {e}", path.display()),
+        )
+    })?;
+    cert::certs_from_pem_or_der(&bytes)
+        .map_err(|e| IpcError::new(ErrorKind::BadRequest, format!("{}: {e}", path.display())))
+}
+
+fn bad_credential(e: strait_ike::v2::Error) -> IpcError {
+    IpcError::new(ErrorKind::BadRequest, e.to_string())
 }
 
 /// The ESP algorithms of a negotiated child SA.

@@ -10,7 +10,7 @@ use strait_ipc::{
     Secrets,
 };
 use strait_profile::ProfileStore;
-use strait_profile::{IkeVersion, Profile};
+use strait_profile::{AuthMethod, IkeVersion, Profile};
 use tokio::sync::{broadcast, Mutex};
 use tracing::info;
 use zeroize::Zeroizing;
@@ -207,25 +207,34 @@ impl Service {
                 "IKEv1 profiles are not supported by this version of Strait yet",
             ));
         }
-        if !profile.auth.method.needs_psk() || profile.auth.method.needs_password() {
-            return Err(IpcError::new(
-                ErrorKind::ConnectFailed,
-                format!(
-                    "authentication method `{}` is not supported by this version of Strait yet",
-                    profile.auth.method.as_str()
-                ),
-            ));
-        }
-        let psk = secrets
-            .psk
-            .as_ref()
+        let (secret, kind) = match profile.auth.method {
+            AuthMethod::Psk => (secrets.psk.as_ref(), "psk"),
+            AuthMethod::EapMschapv2 => (secrets.password.as_ref(), "password"),
+            AuthMethod::Cert => (secrets.key.as_ref(), "key"),
+            _ => {
+                return Err(IpcError::new(
+                    ErrorKind::ConnectFailed,
+                    format!(
+                        "authentication method `{}` is not supported by this version of Strait \
+                         yet",
+                        profile.auth.method.as_str()
+                    ),
+                ))
+            }
+        };
+        let what = match kind {
+            "psk" => "its pre-shared key",
+            "password" => "the password",
+            _ => "the private key of its certificate",
+        };
+        let secret = secret
             .map(|s| Zeroizing::new(s.expose().as_bytes().to_vec()))
             .ok_or_else(|| {
                 IpcError::new(
                     ErrorKind::MissingSecret,
                     format!(
-                        "profile `{id}` needs its pre-shared key: store it with `strait secret \
-                         set {id} psk` or pass `--secret psk=FILE`"
+                        "profile `{id}` needs {what}: store it with `strait secret set {id} \
+                         {kind}` or pass `--secret {kind}=FILE`"
                     ),
                 )
             })?;
@@ -249,7 +258,9 @@ impl Service {
             let handle = connection::spawn(ConnectParams {
                 id: id.clone(),
                 profile,
-                secrets: ConnSecrets { psk: Some(psk) },
+                secrets: ConnSecrets {
+                    secret: Some(secret),
+                },
                 state_dir: self.state_dir.clone(),
                 events: self.events.clone(),
             });

@@ -110,7 +110,7 @@ impl Connection {
     /// A copy of the secrets for one attempt (the copy is zeroized when the attempt is done).
     fn secrets(&self) -> ConnSecrets {
         ConnSecrets {
-            psk: self.params.secrets.psk.clone(),
+            secret: self.params.secrets.secret.clone(),
         }
     }
 
@@ -136,6 +136,6 @@ impl Connection {
             };
         }
         // Zeroize the secret now rather than whenever the task's memory is reused.
-        self.params.secrets.psk.take();
+        self.params.secrets.secret.take();
     }
 }

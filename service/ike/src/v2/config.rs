@@ -2,9 +2,12 @@
 //! selectors, lifetimes and timers.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use strait_crypto::SecretBytes;
+use zeroize::Zeroizing;
+
+use super::cert::{Cert, PrivateKey, RsaPadding};
 
 use super::wire::{id_type, Identification, TrafficSelector};
 use crate::proposal::{EspProposal, IkeProposal};
@@ -13,12 +16,39 @@ use crate::proposal::{EspProposal, IkeProposal};
 pub enum LocalAuth {
     /// A pre-shared key (RFC 7296 §2.15); the gateway proves itself with the same key.
     Psk(SecretBytes),
+    /// EAP-MSCHAPv2 with a user name and password (§2.16); the gateway proves itself with a
+    /// certificate that must validate against [`Config::trust_anchors`].
+    Eap {
+        /// What we answer to EAP-Identity (usually the user name).
+        identity: Vec<u8>,
+        /// The MSCHAPv2 user name.
+        username: String,
+        /// The password (zeroized on drop, never logged).
+        password: Zeroizing<String>,
+    },
+    /// A certificate and its private key; the gateway proves itself with a certificate too.
+    Certificate {
+        /// Our certificate first, then any intermediates to send along.
+        chain: Vec<Cert>,
+        /// The private key of the first certificate.
+        key: PrivateKey,
+        /// Padding for RSA keys with RFC 7427 signatures.
+        rsa_padding: RsaPadding,
+    },
 }
 
 impl std::fmt::Debug for LocalAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LocalAuth::Psk(_) => f.write_str("Psk(<redacted>)"),
+            LocalAuth::Eap { username, .. } => {
+                write!(f, "Eap {{ username: {username:?}, password: <redacted> }}")
+            }
+            LocalAuth::Certificate { chain, .. } => write!(
+                f,
+                "Certificate {{ subject: {:?}, key: <redacted> }}",
+                chain.first().map(Cert::subject)
+            ),
         }
     }
 }
@@ -94,6 +124,21 @@ pub struct Config {
     pub retransmit: Retransmit,
     /// Use UDP encapsulation (port 4500) even without a NAT, like strongSwan's `encap = yes`.
     pub force_udp_encap: bool,
+    /// The CA certificates the gateway's certificate must chain to (the profile's `ca`).
+    /// Needed whenever the gateway authenticates with a certificate.
+    pub trust_anchors: Vec<Cert>,
+    /// The wall-clock time that corresponds to the `now` passed to [`crate::v2::IkeSa::new`].
+    /// This crate reads no clock: certificate validity is checked at this time plus the
+    /// [`std::time::Instant`] time elapsed since. The service sets it to `SystemTime::now()`
+    /// right before creating the SA; without it a gateway certificate is refused.
+    pub wall_clock: Option<SystemTime>,
+    /// Offer IKE fragmentation (RFC 7383) and fragment our encrypted messages above
+    /// [`Config::fragment_size`] once the gateway agrees.
+    pub fragmentation: bool,
+    /// The largest IKE message we send unfragmented (IP and UDP headers and the non-ESP
+    /// marker excluded). The default keeps the IP packet within 1280 bytes, the IPv6 minimum
+    /// MTU that RFC 7383 §2.5.1 suggests.
+    pub fragment_size: usize,
 }
 
 impl Config {
@@ -125,6 +170,11 @@ impl Config {
             dpd_timeout: Duration::from_secs(60),
             retransmit: Retransmit::default(),
             force_udp_encap: false,
+            trust_anchors: Vec::new(),
+            wall_clock: None,
+            fragmentation: true,
+            // IPv6 header (40) + UDP (8) + non-ESP marker (4).
+            fragment_size: 1280 - 48 - 4,
         }
     }
 }

@@ -261,6 +261,92 @@ pub enum Error {
     /// The SA outlived its lifetime without a successful rekey.
     #[error("the {0} SA expired because rekeying failed")]
     Expired(&'static str),
+    /// The gateway's certificate (or one in its chain) is not valid yet.
+    #[error(
+        "the gateway's certificate `{subject}` is not valid until {not_before} — check this \
+         computer's clock (date and time zone)"
+    )]
+    CertificateNotYetValid {
+        /// The certificate's subject.
+        subject: String,
+        /// Its notBefore time (UTC).
+        not_before: String,
+    },
+    /// The gateway's certificate (or one in its chain) has expired.
+    #[error(
+        "the gateway's certificate `{subject}` expired on {not_after}; if this computer's clock \
+         is right, the gateway's administrator must renew it"
+    )]
+    CertificateExpired {
+        /// The certificate's subject.
+        subject: String,
+        /// Its notAfter time (UTC).
+        not_after: String,
+    },
+    /// The gateway's certificate does not chain to a trusted CA.
+    #[error(
+        "the gateway's certificate `{subject}` is not trusted: {reason}; add the gateway's CA \
+         certificate to `ca` in the profile's [auth] section"
+    )]
+    UntrustedCertificate {
+        /// The certificate's subject.
+        subject: String,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// The gateway's certificate does not name the identity the gateway claims or the profile
+    /// requires.
+    #[error(
+        "the gateway claims to be `{claimed}`, but its certificate is for {certificate}; fix \
+         remote_id in the profile if the certificate is right"
+    )]
+    IdentityMismatch {
+        /// The identity claimed (IDr) or required (remote_id).
+        claimed: String,
+        /// The names the certificate holds (subject and alternative names).
+        certificate: String,
+    },
+    /// The gateway refused our first IKE_AUTH request of an EAP login, before any password
+    /// was checked: it has no configuration for the identities we named.
+    #[error(
+        "the gateway refused to start the login (AUTHENTICATION_FAILED) before checking the \
+         password: it is not set up for us as `{local_id}`{remote}; check local_id and remote_id \
+         in the profile"
+    )]
+    IdentitiesRefused {
+        /// Our identity (IDi).
+        local_id: String,
+        /// ", talking to `<remote_id>`" when we named the gateway (IDr), else empty.
+        remote: String,
+    },
+    /// The gateway authenticated with a method we cannot check.
+    #[error(
+        "the gateway authenticated in a way this profile cannot check ({detail}); check the \
+         authentication method in the profile"
+    )]
+    UnsupportedPeerAuth {
+        /// What it did.
+        detail: String,
+    },
+    /// The EAP login failed.
+    #[error(
+        "the gateway refused the login for user `{username}`: wrong username or password \
+         ({detail})"
+    )]
+    EapFailed {
+        /// The user name sent.
+        username: String,
+        /// What the gateway said.
+        detail: String,
+    },
+    /// Our own credential (certificate or private key) is unusable.
+    #[error("our {what} cannot be used: {detail}")]
+    BadCredential {
+        /// "certificate" or "private key".
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
     /// The cryptography provider failed.
     #[error("cryptography failure: {0}")]
     Crypto(#[from] strait_crypto::CryptoError),

@@ -1,9 +1,13 @@
 //! IKEv2 (RFC 7296): wire format, key schedule, and the initiator's SA state machine.
 
 pub mod auth;
+pub mod cert;
 pub mod config;
+pub mod eap;
 pub mod event;
 pub mod keys;
+#[cfg(test)]
+mod keys_kat;
 pub mod proposal_wire;
 pub mod sa;
 pub mod sk;

@@ -10,17 +10,20 @@ use tracing::{debug, info, warn};
 use super::{error_notify, notifies, notify, Child, IkeSa, Pending, Phase, NONCE_LEN};
 use crate::proposal::dh_name;
 use crate::v2::auth::{auth_matches, psk_auth, signed_octets};
+use crate::v2::cert::{classic_scheme, split_digital_signature, validate_chain, Cert, SigHash};
 use crate::v2::config::LocalAuth;
+use crate::v2::eap::{EapPeer, EapStep};
 use crate::v2::event::{ChildSaInfo, ConfigReply, Error, Event, Stage};
 use crate::v2::keys::IkeKeys;
 use crate::v2::proposal_wire::{esp_to_wire, ike_to_wire, select_esp, select_ike};
 use crate::v2::sk::SkCrypter;
 use crate::v2::ts::narrowed_ok;
 use crate::v2::wire::{
-    auth_method, cfg_attr, cfg_type, notify_type, Authentication, ConfigAttribute, ConfigValue,
-    Configuration, ExchangeType, Header, KeyExchangePayload, Message, Notify, Payload,
-    FLAG_INITIATOR,
+    auth_method, cfg_attr, cfg_type, notify_type, Authentication, Certificate, ConfigAttribute,
+    ConfigValue, Configuration, ExchangeType, Header, Identification, KeyExchangePayload, Message,
+    Notify, Payload, FLAG_INITIATOR,
 };
+use zeroize::Zeroizing;
 
 /// How often we follow a COOKIE or INVALID_KE_PAYLOAD answer before giving up; a responder
 /// that keeps asking is broken or hostile.
@@ -44,6 +47,26 @@ pub(super) struct AuthState {
     /// The gateway's IKE_SA_INIT response (what its AUTH signs).
     msg2: Vec<u8>,
     child_spi: u32,
+    /// The gateway's SIGNATURE_HASH_ALGORITHMS (RFC 7427), if it sent them.
+    pub(super) peer_hashes: Option<Vec<SigHash>>,
+    /// Where IKE_AUTH is in a multi-round (EAP) exchange.
+    pub(super) step: AuthStep,
+}
+
+/// The rounds of IKE_AUTH.
+pub(super) enum AuthStep {
+    /// Our first IKE_AUTH request is out.
+    First,
+    /// EAP is running; the gateway already proved `id_r` with its certificate.
+    Eap {
+        peer: Box<EapPeer>,
+        id_r: Identification,
+    },
+    /// EAP succeeded; our final AUTH (keyed with the MSK) is out.
+    Final {
+        msk: Zeroizing<Vec<u8>>,
+        id_r: Identification,
+    },
 }
 
 impl IkeSa {
@@ -93,6 +116,17 @@ impl IkeSa {
         payloads.push(notify(notify_type::NAT_DETECTION_SOURCE_IP, source));
         let dest = self.nat_hash(self.spi_ours, 0, self.cfg.remote_addr)?;
         payloads.push(notify(notify_type::NAT_DETECTION_DESTINATION_IP, dest));
+        if self.cfg.fragmentation {
+            payloads.push(notify(notify_type::IKEV2_FRAGMENTATION_SUPPORTED, vec![]));
+        }
+        if self.uses_certificates() {
+            // RFC 7427 §4: the hashes we can sign and verify with.
+            let hashes: Vec<u8> = [SigHash::Sha256, SigHash::Sha384, SigHash::Sha512]
+                .iter()
+                .flat_map(|h| h.iana_id().to_be_bytes())
+                .collect();
+            payloads.push(notify(notify_type::SIGNATURE_HASH_ALGORITHMS, hashes));
+        }
         let msg = Message {
             header: Header {
                 spi_i: self.spi_ours,
@@ -265,12 +299,29 @@ impl IkeSa {
         self.keys = Some(keys);
         info!("IKE_SA_INIT done: {algs}");
         self.detect_nat(&payloads)?;
+        let peer_hashes = notifies(&payloads)
+            .find(|n| n.notify_type == notify_type::SIGNATURE_HASH_ALGORITHMS)
+            .map(|n| {
+                n.data
+                    .chunks_exact(2)
+                    .filter_map(|c| SigHash::from_iana_id(u16::from_be_bytes([c[0], c[1]])))
+                    .collect()
+            });
+        if self.cfg.fragmentation
+            && notifies(&payloads)
+                .any(|n| n.notify_type == notify_type::IKEV2_FRAGMENTATION_SUPPORTED)
+        {
+            info!("the gateway supports IKE fragmentation");
+            self.fragmentation = true;
+        }
         let auth = AuthState {
             nonce_i: st.nonce_i,
             nonce_r,
             msg1: req.datagram,
             msg2: data.to_vec(),
             child_spi: self.new_child_spi()?,
+            peer_hashes,
+            step: AuthStep::First,
         };
         self.send_auth(now, auth)
     }
@@ -352,13 +403,12 @@ impl IkeSa {
         }))
     }
 
-    fn send_auth(&mut self, now: Instant, st: AuthState) -> Result<(), Error> {
+    fn send_auth(&mut self, now: Instant, mut st: AuthState) -> Result<(), Error> {
         let keys = self
             .keys
             .as_ref()
             .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
         let prf = keys.algs.prf;
-        let LocalAuth::Psk(psk) = &self.cfg.auth;
         let octets = signed_octets(
             &*self.provider,
             prf,
@@ -367,19 +417,77 @@ impl IkeSa {
             &keys.sk_pi,
             &self.cfg.local_id.auth_bytes(),
         )?;
-        let auth = psk_auth(&*self.provider, prf, psk, &octets)?;
         let mut payloads = vec![
             Payload::IdI(self.cfg.local_id.clone()),
             // We have no old SAs with this gateway: let it drop any it still keeps for us.
             notify(notify_type::INITIAL_CONTACT, vec![]),
         ];
+        if let LocalAuth::Certificate { chain, .. } = &self.cfg.auth {
+            for c in chain {
+                payloads.push(Payload::Cert(Certificate {
+                    encoding: CERT_X509,
+                    data: c.der().to_vec(),
+                }));
+            }
+        }
+        if !self.cfg.trust_anchors.is_empty() {
+            // §3.7: name the CAs we trust by the SHA-1 of their public keys, so that the
+            // gateway sends its certificate (strongSwan sends it only when asked).
+            let hashes: Vec<u8> = self
+                .cfg
+                .trust_anchors
+                .iter()
+                .flat_map(|c| c.spki_sha1())
+                .collect();
+            payloads.push(Payload::CertReq(Certificate {
+                encoding: CERT_X509,
+                data: hashes,
+            }));
+        }
         if let Some(id) = &self.cfg.remote_id {
             payloads.push(Payload::IdR(id.clone()));
         }
-        payloads.push(Payload::Auth(Authentication {
-            method: auth_method::SHARED_KEY_MIC,
-            data: auth.as_bytes().to_vec(),
-        }));
+        match &self.cfg.auth {
+            LocalAuth::Psk(psk) => {
+                let auth = psk_auth(&*self.provider, prf, psk, &octets)?;
+                payloads.push(Payload::Auth(Authentication {
+                    method: auth_method::SHARED_KEY_MIC,
+                    data: auth.as_bytes().to_vec(),
+                }));
+            }
+            LocalAuth::Certificate {
+                key, rsa_padding, ..
+            } => {
+                let mut rng = ProviderRng::new(&*self.provider);
+                let signed =
+                    key.sign_auth(st.peer_hashes.as_deref(), *rsa_padding, &octets, &mut rng);
+                rng.check()?;
+                let (method, data) = signed?;
+                payloads.push(Payload::Auth(Authentication { method, data }));
+            }
+            LocalAuth::Eap {
+                identity,
+                username,
+                password,
+            } => {
+                // §2.16: no AUTH payload; the gateway answers with its own AUTH and EAP.
+                let mut challenge = [0u8; 16];
+                self.provider.fill_random(&mut challenge)?;
+                let peer = EapPeer::new(
+                    identity.clone(),
+                    username.clone(),
+                    password.clone(),
+                    challenge,
+                );
+                st.step = AuthStep::Eap {
+                    peer: Box::new(peer),
+                    id_r: Identification {
+                        id_type: 0,
+                        data: vec![],
+                    },
+                };
+            }
+        }
         payloads.extend(self.cp_request());
         payloads.push(Payload::Sa(esp_to_wire(
             &self.cfg.esp_proposals,
@@ -407,47 +515,115 @@ impl IkeSa {
         )
     }
 
+    /// Whether this SA authenticates with certificates on either side.
+    pub(super) fn uses_certificates(&self) -> bool {
+        !matches!(self.cfg.auth, LocalAuth::Psk(_)) || !self.cfg.trust_anchors.is_empty()
+    }
+
     pub(super) fn handle_auth_response(
         &mut self,
         now: Instant,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        let Phase::Auth(st) = std::mem::replace(&mut self.phase, Phase::Handling) else {
+        let Phase::Auth(mut st) = std::mem::replace(&mut self.phase, Phase::Handling) else {
             return Ok(());
         };
-        let auth = payloads.iter().find_map(|p| match p {
-            Payload::Auth(a) => Some(a),
-            _ => None,
-        });
-        let id_r = payloads.iter().find_map(|p| match p {
-            Payload::IdR(i) => Some(i),
-            _ => None,
-        });
-        let (Some(auth), Some(id_r)) = (auth, id_r) else {
-            return Err(match error_notify(&payloads) {
-                Some(n) if n.notify_type == notify_type::AUTHENTICATION_FAILED => {
-                    Error::AuthenticationFailed {
+        match std::mem::replace(&mut st.step, AuthStep::First) {
+            AuthStep::First => self.first_auth_response(now, st, payloads),
+            AuthStep::Eap { peer, id_r } if id_r.data.is_empty() => {
+                // The gateway's first answer to an EAP client: its certificate AUTH and EAP.
+                if find_auth(&payloads).is_none()
+                    && error_notify(&payloads)
+                        .is_some_and(|n| n.notify_type == notify_type::AUTHENTICATION_FAILED)
+                {
+                    return Err(Error::IdentitiesRefused {
                         local_id: self.cfg.local_id.to_string(),
-                    }
+                        remote: self
+                            .cfg
+                            .remote_id
+                            .as_ref()
+                            .map(|r| format!(", talking to `{r}`"))
+                            .unwrap_or_default(),
+                    });
                 }
-                Some(n) => self.child_error(n.notify_type, Stage::IkeAuth),
-                None => protocol(Stage::IkeAuth, "IDr or AUTH payload missing"),
-            });
-        };
-        if let Some(expected) = &self.cfg.remote_id {
-            if expected != id_r {
-                return Err(Error::PeerIdMismatch {
-                    expected: expected.to_string(),
-                    got: id_r.to_string(),
-                });
+                let id_r = self.verify_gateway(now, &st, &payloads, true)?;
+                self.eap_round(now, st, peer, id_r, &payloads)
+            }
+            AuthStep::Eap { peer, id_r } => self.eap_round(now, st, peer, id_r, &payloads),
+            AuthStep::Final { msk, id_r } => {
+                let auth = find_auth(&payloads).ok_or_else(|| self.auth_error(&payloads))?;
+                let keys = self
+                    .keys
+                    .as_ref()
+                    .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
+                let prf = keys.algs.prf;
+                let octets = signed_octets(
+                    &*self.provider,
+                    prf,
+                    &st.msg2,
+                    &st.nonce_i,
+                    &keys.sk_pr,
+                    &id_r.auth_bytes(),
+                )?;
+                let expected = psk_auth(&*self.provider, prf, &msk, &octets)?;
+                if auth.method != auth_method::SHARED_KEY_MIC
+                    || !auth_matches(&expected, &auth.data)
+                {
+                    return Err(Error::PeerAuthenticationFailed {
+                        remote_id: id_r.to_string(),
+                    });
+                }
+                self.established(now, &st, &id_r, &payloads)
             }
         }
+    }
+
+    fn first_auth_response(
+        &mut self,
+        now: Instant,
+        st: AuthState,
+        payloads: Vec<Payload>,
+    ) -> Result<(), Error> {
+        let id_r = self.verify_gateway(now, &st, &payloads, false)?;
+        self.established(now, &st, &id_r, &payloads)
+    }
+
+    /// The error for an IKE_AUTH response without the payloads we need.
+    fn auth_error(&self, payloads: &[Payload]) -> Error {
+        match error_notify(payloads) {
+            Some(n) if n.notify_type == notify_type::AUTHENTICATION_FAILED => {
+                match &self.cfg.auth {
+                    LocalAuth::Eap { username, .. } => Error::EapFailed {
+                        username: username.clone(),
+                        detail: "AUTHENTICATION_FAILED".into(),
+                    },
+                    _ => Error::AuthenticationFailed {
+                        local_id: self.cfg.local_id.to_string(),
+                    },
+                }
+            }
+            Some(n) => self.child_error(n.notify_type, Stage::IkeAuth),
+            None => protocol(Stage::IkeAuth, "IDr or AUTH payload missing"),
+        }
+    }
+
+    /// Checks the gateway's identity and AUTH payload in an IKE_AUTH response; returns the
+    /// identity it proved. `need_signature`: it must use a certificate (we use EAP).
+    fn verify_gateway(
+        &self,
+        now: Instant,
+        st: &AuthState,
+        payloads: &[Payload],
+        need_signature: bool,
+    ) -> Result<Identification, Error> {
+        let (Some(auth), Some(id_r)) = (find_auth(payloads), find_idr(payloads)) else {
+            return Err(self.auth_error(payloads));
+        };
         let keys = self
             .keys
             .as_ref()
             .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
         let prf = keys.algs.prf;
-        let LocalAuth::Psk(psk) = &self.cfg.auth;
         let octets = signed_octets(
             &*self.provider,
             prf,
@@ -456,12 +632,173 @@ impl IkeSa {
             &keys.sk_pr,
             &id_r.auth_bytes(),
         )?;
-        let expected = psk_auth(&*self.provider, prf, psk, &octets)?;
-        if auth.method != auth_method::SHARED_KEY_MIC || !auth_matches(&expected, &auth.data) {
+        if auth.method == auth_method::SHARED_KEY_MIC {
+            let LocalAuth::Psk(psk) = &self.cfg.auth else {
+                return Err(Error::UnsupportedPeerAuth {
+                    detail: "it used a pre-shared key, but the profile has none".into(),
+                });
+            };
+            if need_signature {
+                return Err(protocol(Stage::IkeAuth, "pre-shared key AUTH with EAP"));
+            }
+            if let Some(expected) = &self.cfg.remote_id {
+                if expected != id_r {
+                    return Err(Error::PeerIdMismatch {
+                        expected: expected.to_string(),
+                        got: id_r.to_string(),
+                    });
+                }
+            }
+            let expected = psk_auth(&*self.provider, prf, psk, &octets)?;
+            if !auth_matches(&expected, &auth.data) {
+                return Err(Error::PeerAuthenticationFailed {
+                    remote_id: id_r.to_string(),
+                });
+            }
+            return Ok(id_r.clone());
+        }
+        self.verify_gateway_certificate(now, payloads, id_r, auth, &octets)?;
+        Ok(id_r.clone())
+    }
+
+    /// Validates the gateway's certificate chain and its signature AUTH.
+    fn verify_gateway_certificate(
+        &self,
+        now: Instant,
+        payloads: &[Payload],
+        id_r: &Identification,
+        auth: &Authentication,
+        octets: &[u8],
+    ) -> Result<(), Error> {
+        let certs: Vec<Cert> = payloads
+            .iter()
+            .filter_map(|p| match p {
+                Payload::Cert(c) if c.encoding == CERT_X509 => Some(c),
+                _ => None,
+            })
+            .take(MAX_PEER_CERTS)
+            .map(|c| Cert::from_der(&c.data))
+            .collect::<Result<_, _>>()
+            .map_err(|e| protocol(Stage::IkeAuth, &format!("gateway certificate: {e}")))?;
+        let Some((leaf, intermediates)) = certs.split_first() else {
+            return Err(Error::UntrustedCertificate {
+                subject: id_r.to_string(),
+                reason: "the gateway sent no certificate".into(),
+            });
+        };
+        let wall = self
+            .cfg
+            .wall_clock
+            .map(|w| w + now.saturating_duration_since(self.started));
+        let Some(wall) = wall else {
+            return Err(Error::UntrustedCertificate {
+                subject: leaf.subject(),
+                reason: "no wall-clock time was given to check its validity period".into(),
+            });
+        };
+        let key = validate_chain(leaf, intermediates, &self.cfg.trust_anchors, wall)?;
+        for claimed in std::iter::once(id_r).chain(self.cfg.remote_id.as_ref()) {
+            if !leaf.matches_identity(claimed) {
+                return Err(Error::IdentityMismatch {
+                    claimed: claimed.to_string(),
+                    certificate: leaf.names(),
+                });
+            }
+        }
+        let verified = match auth.method {
+            auth_method::DIGITAL_SIGNATURE => split_digital_signature(&auth.data)
+                .map_err(|e| Error::UnsupportedPeerAuth { detail: e })
+                .map(|(scheme, sig)| key.verify(scheme, octets, sig))?,
+            m => match classic_scheme(m) {
+                Some(scheme) => key.verify(scheme, octets, &auth.data),
+                None => {
+                    return Err(Error::UnsupportedPeerAuth {
+                        detail: format!("AUTH method {m}"),
+                    })
+                }
+            },
+        };
+        if !verified {
             return Err(Error::PeerAuthenticationFailed {
                 remote_id: id_r.to_string(),
             });
         }
+        info!("the gateway's certificate {} is valid", leaf.names());
+        Ok(())
+    }
+
+    /// One EAP round: feeds the gateway's EAP packet to the peer and answers.
+    fn eap_round(
+        &mut self,
+        now: Instant,
+        mut st: AuthState,
+        mut peer: Box<EapPeer>,
+        id_r: Identification,
+        payloads: &[Payload],
+    ) -> Result<(), Error> {
+        let Some(eap) = payloads.iter().find_map(|p| match p {
+            Payload::Eap(e) => Some(e),
+            _ => None,
+        }) else {
+            return Err(match error_notify(payloads) {
+                Some(_) => self.auth_error(payloads),
+                None => protocol(
+                    Stage::IkeAuth,
+                    "the gateway did not start EAP; it may expect a certificate or pre-shared \
+                     key instead of a password",
+                ),
+            });
+        };
+        let reply = match peer.handle(eap)? {
+            EapStep::Reply(r) => {
+                st.step = AuthStep::Eap { peer, id_r };
+                vec![Payload::Eap(r)]
+            }
+            EapStep::Success(msk) => {
+                let keys = self
+                    .keys
+                    .as_ref()
+                    .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
+                let prf = keys.algs.prf;
+                let octets = signed_octets(
+                    &*self.provider,
+                    prf,
+                    &st.msg1,
+                    &st.nonce_r,
+                    &keys.sk_pi,
+                    &self.cfg.local_id.auth_bytes(),
+                )?;
+                let auth = psk_auth(&*self.provider, prf, &msk, &octets)?;
+                info!("EAP succeeded; sending the final AUTH");
+                st.step = AuthStep::Final { msk, id_r };
+                vec![Payload::Auth(Authentication {
+                    method: auth_method::SHARED_KEY_MIC,
+                    data: auth.as_bytes().to_vec(),
+                })]
+            }
+        };
+        self.phase = Phase::Auth(st);
+        self.send_request(
+            now,
+            ExchangeType::IkeAuth,
+            &reply,
+            Stage::IkeAuth,
+            Pending::Auth,
+        )
+    }
+
+    /// The IKE SA is authenticated: reports it and sets up the first child SA.
+    fn established(
+        &mut self,
+        now: Instant,
+        st: &AuthState,
+        id_r: &Identification,
+        payloads: &[Payload],
+    ) -> Result<(), Error> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
         let algorithms = keys.algs;
         info!("IKE SA established with `{id_r}` ({algorithms})");
         self.phase = Phase::Established;
@@ -474,10 +811,10 @@ impl IkeSa {
 
         // The first child SA. Without it a VPN client has nothing to offer, so any failure
         // closes the IKE SA with the reason.
-        if let Some(n) = error_notify(&payloads) {
+        if let Some(n) = error_notify(payloads) {
             return Err(self.child_error(n.notify_type, Stage::IkeAuth));
         }
-        let info = self.first_child(now, &st, &payloads)?;
+        let info = self.first_child(now, st, payloads)?;
         self.events.push_back(Event::ChildSaUp(Box::new(info)));
         Ok(())
     }
@@ -591,6 +928,78 @@ impl IkeSa {
         }
     }
 }
+
+/// Certificate encoding "X.509 Certificate - Signature" (§3.6).
+const CERT_X509: u8 = 4;
+/// The most CERT payloads we look at (end entity and intermediates).
+const MAX_PEER_CERTS: usize = 8;
+
+fn find_auth(payloads: &[Payload]) -> Option<&Authentication> {
+    payloads.iter().find_map(|p| match p {
+        Payload::Auth(a) => Some(a),
+        _ => None,
+    })
+}
+
+fn find_idr(payloads: &[Payload]) -> Option<&Identification> {
+    payloads.iter().find_map(|p| match p {
+        Payload::IdR(i) => Some(i),
+        _ => None,
+    })
+}
+
+/// `rand_core` randomness from the provider. `fill_bytes` cannot fail, so a provider failure is
+/// remembered and reported by [`ProviderRng::check`] after use (the output is then discarded).
+struct ProviderRng<'a> {
+    provider: &'a dyn strait_crypto::CryptoProvider,
+    failed: bool,
+}
+
+impl<'a> ProviderRng<'a> {
+    fn new(provider: &'a dyn strait_crypto::CryptoProvider) -> Self {
+        ProviderRng {
+            provider,
+            failed: false,
+        }
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Crypto(strait_crypto::CryptoError::Rng));
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::RngCore for ProviderRng<'_> {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        if self.provider.fill_random(dest).is_err() {
+            self.failed = true;
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        if self.failed {
+            return Err(rand_core::Error::from(
+                std::num::NonZeroU32::new(rand_core::Error::CUSTOM_START)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for ProviderRng<'_> {}
 
 pub(super) fn protocol(stage: Stage, detail: &str) -> Error {
     Error::Protocol {

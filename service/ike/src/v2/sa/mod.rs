@@ -28,9 +28,9 @@ use super::event::{Error, Event, Stage};
 use super::keys::IkeKeys;
 use super::sk::SkCrypter;
 use super::wire::{
-    emit_payload_chain, emit_sk_prefix, parse_payload_chain, payload_type, sk_aad, Delete,
-    ExchangeType, Header, HeaderView, Notify, Payload, ProtocolId, TrafficSelector, FLAG_INITIATOR,
-    FLAG_RESPONSE,
+    emit_payload_chain, emit_sk_prefix, emit_skf_prefix, parse_payload_chain, payload_type, sk_aad,
+    Delete, ExchangeType, FragmentInfo, Header, HeaderView, Notify, Payload, ProtocolId, SkParts,
+    TrafficSelector, FLAG_INITIATOR, FLAG_RESPONSE,
 };
 
 /// A datagram for the service to send to the gateway.
@@ -83,6 +83,8 @@ enum Pending {
 struct Request {
     id: u32,
     datagram: Vec<u8>,
+    /// The RFC 7383 fragments sent instead of `datagram` (empty when not fragmented).
+    fragments: Vec<Vec<u8>>,
     sends: u32,
     deadline: Instant,
     /// Liveness checks give up earlier than the full retransmission schedule.
@@ -155,7 +157,32 @@ pub struct IkeSa {
     switch_after_response: Option<rekey::NewIkeSa>,
     /// The gateway deleted the IKE SA or its last child; we stop once our answer is out.
     peer_closed: bool,
+    /// When the SA was created (the instant that [`Config::wall_clock`] corresponds to).
+    started: Instant,
+    /// Both sides support IKE fragmentation (RFC 7383).
+    fragmentation: bool,
+    /// Fragments of a message being reassembled.
+    reassembly: Option<Reassembly>,
 }
+
+/// The fragments of one message received so far (RFC 7383 §2.6).
+struct Reassembly {
+    /// Message ID and whether it is a response.
+    key: (u32, bool),
+    total: u16,
+    first_inner: u8,
+    parts: Vec<Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+/// The most fragments a message may have, in either direction.
+const MAX_FRAGMENTS: usize = 64;
+/// The largest reassembled message we accept.
+const MAX_REASSEMBLED_LEN: usize = 64 * 1024;
+/// IKE header and SKF header before the IV.
+const SKF_PREFIX_LEN: usize = 28 + 8;
+/// Below this many payload bytes per fragment, fragmenting is pointless.
+const MIN_FRAGMENT_PAYLOAD: usize = 64;
 
 impl std::fmt::Debug for IkeSa {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -215,6 +242,9 @@ impl IkeSa {
             closing: None,
             switch_after_response: None,
             peer_closed: false,
+            started: now,
+            fragmentation: false,
+            reassembly: None,
         };
         sa.start_init(now)?;
         Ok(sa)
@@ -319,10 +349,18 @@ impl IkeSa {
                         req.deadline = req.deadline.min(t);
                     }
                     req.sends += 1;
-                    self.transmits.push_back(Transmit {
-                        data: req.datagram.clone(),
-                        udp_encap: self.udp_encap,
-                    });
+                    if req.fragments.is_empty() {
+                        self.transmits.push_back(Transmit {
+                            data: req.datagram.clone(),
+                            udp_encap: self.udp_encap,
+                        });
+                    }
+                    for f in &req.fragments {
+                        self.transmits.push_back(Transmit {
+                            data: f.clone(),
+                            udp_encap: self.udp_encap,
+                        });
+                    }
                 }
             }
         }
@@ -495,8 +533,9 @@ impl IkeSa {
         }
     }
 
-    /// Decrypts an SK message; `None` (logged) for anything that does not authenticate.
-    fn decrypt(&self, data: &[u8]) -> Option<Vec<Payload>> {
+    /// Decrypts an SK message, or collects an SKF fragment (RFC 7383) until its message is
+    /// complete; `None` (logged) for anything that does not authenticate or is incomplete.
+    fn decrypt(&mut self, data: &[u8]) -> Option<Vec<Payload>> {
         let parts = match sk_aad(data) {
             Ok(p) => p,
             Err(e) => {
@@ -504,9 +543,12 @@ impl IkeSa {
                 return None;
             }
         };
-        if parts.fragment.is_some() {
-            debug!("dropping an IKE fragment: fragmentation was not negotiated");
-            return None;
+        if let Some(f) = parts.fragment {
+            if !self.fragmentation {
+                debug!("dropping an IKE fragment: fragmentation was not negotiated");
+                return None;
+            }
+            return self.reassemble(&parts, f);
         }
         let sk_in = self.sk_in.as_ref()?;
         let plain = match sk_in.open(parts.aad, parts.body) {
@@ -523,6 +565,123 @@ impl IkeSa {
                 None
             }
         }
+    }
+
+    /// Authenticates one fragment and adds it to the message being reassembled; the whole
+    /// message's payloads once every fragment is there (RFC 7383 §2.6).
+    fn reassemble(&mut self, parts: &SkParts<'_>, f: FragmentInfo) -> Option<Vec<Payload>> {
+        if f.number == 0 || f.number > f.total || usize::from(f.total) > MAX_FRAGMENTS {
+            debug!(?f, "dropping a fragment with bad numbers");
+            return None;
+        }
+        let plain = match self.sk_in.as_ref()?.open(parts.aad, parts.body) {
+            Ok(p) => p,
+            Err(e) => {
+                warn!("dropping a fragment that failed decryption: {e}");
+                return None;
+            }
+        };
+        let key = (
+            parts.header.message_id,
+            parts.header.flags & FLAG_RESPONSE != 0,
+        );
+        let fresh = !matches!(&self.reassembly, Some(r) if r.key == key && r.total == f.total);
+        if fresh {
+            self.reassembly = Some(Reassembly {
+                key,
+                total: f.total,
+                first_inner: 0,
+                parts: vec![None; usize::from(f.total)],
+                bytes: 0,
+            });
+        }
+        let r = self.reassembly.as_mut()?;
+        let slot = r.parts.get_mut(usize::from(f.number) - 1)?;
+        if slot.is_some() {
+            return None;
+        }
+        r.bytes += plain.len();
+        if r.bytes > MAX_REASSEMBLED_LEN {
+            warn!("dropping a fragmented message larger than {MAX_REASSEMBLED_LEN} bytes");
+            self.reassembly = None;
+            return None;
+        }
+        if f.number == 1 {
+            r.first_inner = parts.first_inner;
+        }
+        *slot = Some(plain);
+        if r.parts.iter().any(Option::is_none) {
+            debug!(number = f.number, total = f.total, "IKE fragment received");
+            return None;
+        }
+        let r = self.reassembly.take()?;
+        let mut whole = zeroize::Zeroizing::new(Vec::with_capacity(r.bytes));
+        for p in r.parts.into_iter().flatten() {
+            whole.extend_from_slice(&p);
+        }
+        debug!(
+            total = r.total,
+            len = whole.len(),
+            "IKE message reassembled"
+        );
+        match parse_payload_chain(r.first_inner, &whole) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warn!("dropping a reassembled message with malformed payloads: {e}");
+                None
+            }
+        }
+    }
+
+    /// Splits a request into RFC 7383 fragments of at most [`Config::fragment_size`] bytes.
+    fn encrypt_fragments(
+        &mut self,
+        exchange: ExchangeType,
+        id: u32,
+        payloads: &[Payload],
+    ) -> Result<Vec<Vec<u8>>, Error> {
+        let header = self.header(exchange, id, false);
+        let room = self.cfg.fragment_size.saturating_sub(SKF_PREFIX_LEN);
+        let sk_out = self
+            .sk_out
+            .as_mut()
+            .ok_or(strait_crypto::CryptoError::Unsupported("SK before keys"))?;
+        let mut plain = zeroize::Zeroizing::new(Vec::new());
+        let first = emit_payload_chain(payloads, &mut plain);
+        let mut chunk = room;
+        while chunk > 0 && sk_out.sealed_len(chunk) > room {
+            chunk -= 1;
+        }
+        let total = if chunk < MIN_FRAGMENT_PAYLOAD {
+            0
+        } else {
+            plain.len().div_ceil(chunk)
+        };
+        if total == 0 || total > MAX_FRAGMENTS {
+            return Err(Error::Protocol {
+                stage: Stage::IkeAuth,
+                detail: format!(
+                    "cannot fragment a {}-byte message into pieces of {} bytes",
+                    plain.len(),
+                    self.cfg.fragment_size
+                ),
+            });
+        }
+        let mut out = Vec::with_capacity(total);
+        for (i, c) in plain.chunks(chunk).enumerate() {
+            let inner = if i == 0 { first } else { 0 };
+            let mut d = emit_skf_prefix(
+                &header,
+                inner,
+                (i + 1) as u16,
+                total as u16,
+                sk_out.sealed_len(c.len()),
+            );
+            let body = sk_out.seal(&d, c)?;
+            d.extend_from_slice(&body);
+            out.push(d);
+        }
+        Ok(out)
     }
 
     fn header(&self, exchange: ExchangeType, id: u32, response: bool) -> Header {
@@ -577,8 +736,32 @@ impl IkeSa {
     ) -> Result<(), Error> {
         let id = self.next_id;
         let datagram = self.encrypt(exchange, id, false, payloads)?;
+        let fragments = if self.fragmentation && datagram.len() > self.cfg.fragment_size {
+            let f = self.encrypt_fragments(exchange, id, payloads)?;
+            info!(
+                "sending {stage} as {} fragments ({} bytes unfragmented)",
+                f.len(),
+                datagram.len()
+            );
+            f
+        } else {
+            Vec::new()
+        };
         self.next_id = self.next_id.wrapping_add(1);
         self.track_request(now, id, datagram, stage, pending);
+        if let Some(req) = &mut self.request {
+            if !fragments.is_empty() {
+                // Replace the unfragmented send that track_request queued.
+                self.transmits.pop_back();
+                for f in &fragments {
+                    self.transmits.push_back(Transmit {
+                        data: f.clone(),
+                        udp_encap: self.udp_encap,
+                    });
+                }
+                req.fragments = fragments;
+            }
+        }
         Ok(())
     }
 
@@ -604,6 +787,7 @@ impl IkeSa {
         self.request = Some(Request {
             id,
             datagram,
+            fragments: Vec::new(),
             sends: 1,
             deadline: give_up_at.map_or(deadline, |t| deadline.min(t)),
             give_up_at,

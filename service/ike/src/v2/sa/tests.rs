@@ -1517,3 +1517,193 @@ fn close_while_a_request_is_outstanding() {
     p.advance(Duration::from_secs(1000));
     assert_eq!(p.closed(), Some(None));
 }
+
+/// RFC 7383: with fragmentation negotiated, an IKE_AUTH request larger than the fragment size
+/// goes out as authenticated SKF fragments no larger than it; without, never.
+#[test]
+fn large_ike_auth_is_fragmented_when_negotiated() {
+    let mut gw = gateway();
+    gw.fragmentation = true;
+    let mut cfg = config();
+    cfg.fragment_size = 200;
+    let p = Pair::up_keep(cfg, gw);
+    let auth: Vec<&Vec<u8>> = p
+        .sent
+        .iter()
+        .map(|(_, d)| d)
+        .filter(|d| d.get(18) == Some(&35))
+        .collect();
+    assert!(auth.len() > 1, "IKE_AUTH in {} datagrams", auth.len());
+    for d in &auth {
+        assert!(d.len() <= 200, "a fragment of {} bytes", d.len());
+        assert_eq!(d[16], crate::v2::wire::payload_type::SKF);
+    }
+
+    // The gateway does not offer it: one datagram, however large.
+    let mut cfg = config();
+    cfg.fragment_size = 200;
+    let p = Pair::up_keep(cfg, gateway());
+    let auth = p
+        .sent
+        .iter()
+        .filter(|(_, d)| d.get(18) == Some(&35))
+        .count();
+    assert_eq!(auth, 1);
+}
+
+impl Pair {
+    /// Like [`Pair::up`], keeping what was sent.
+    fn up_keep(cfg: Config, gw: Responder) -> Pair {
+        let mut p = Pair::new(cfg, gw);
+        p.pump();
+        assert!(p.ike.is_established(), "setup failed: {:?}", p.events);
+        p
+    }
+}
+
+/// The test gateway with the fixture certificate (`vpn.example.net`, valid 2025–2035).
+fn cert_gateway() -> Responder {
+    let mut gw = gateway();
+    gw.id = Identification::from_text("vpn.example.net");
+    gw.cert = Some((
+        include_bytes!("../testdata/gw.der").to_vec(),
+        crate::v2::cert::PrivateKey::from_der(include_bytes!("../testdata/gw.key")).unwrap(),
+    ));
+    gw
+}
+
+fn year_2030() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(60 * 365 * 86400)
+}
+
+fn eap_config(password: &str) -> Config {
+    let mut c = config();
+    c.auth = LocalAuth::Eap {
+        identity: b"alice".to_vec(),
+        username: "alice".into(),
+        password: zeroize::Zeroizing::new(password.into()),
+    };
+    c.remote_id = Some(Identification::from_text("vpn.example.net"));
+    c.trust_anchors =
+        vec![crate::v2::cert::Cert::from_der(include_bytes!("../testdata/ca.der")).unwrap()];
+    c.wall_clock = Some(year_2030());
+    c
+}
+
+fn closed_error(p: &Pair) -> Option<&Error> {
+    p.events.iter().find_map(|e| match e {
+        Event::Closed { error } => error.as_ref(),
+        _ => None,
+    })
+}
+
+#[test]
+fn eap_mschapv2_with_gateway_certificate() {
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "secret password".into()));
+    let p = Pair::up_keep(eap_config("secret password"), gw);
+    assert_eq!(p.gw.eap_identity, b"alice");
+    let up = p.events.iter().find_map(|e| match e {
+        Event::IkeSaUp { remote_id, .. } => Some(remote_id.clone()),
+        _ => None,
+    });
+    assert_eq!(up.as_deref(), Some("vpn.example.net"));
+    assert!(p.events.iter().any(|e| matches!(e, Event::ChildSaUp(_))));
+    // IKE_AUTH: first request, identity, MSCHAPv2 response, success ack, final AUTH.
+    let auths = p
+        .sent
+        .iter()
+        .filter(|(_, d)| d.get(18) == Some(&35))
+        .count();
+    assert_eq!(auths, 5);
+}
+
+#[test]
+fn eap_and_certificate_failures() {
+    // Wrong password.
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "secret password".into()));
+    let mut p = Pair::new(eap_config("guess"), gw);
+    p.pump();
+    let e = closed_error(&p).unwrap();
+    assert!(matches!(e, Error::EapFailed { .. }), "{e:?}");
+    assert!(e.to_string().contains("wrong username or password"), "{e}");
+
+    // The clock says 2020: not valid yet, with the clock hint.
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "pw".into()));
+    let mut c = eap_config("pw");
+    c.wall_clock = Some(std::time::UNIX_EPOCH + Duration::from_secs(50 * 365 * 86400));
+    let mut p = Pair::new(c, gw);
+    p.pump();
+    let e = closed_error(&p).unwrap();
+    assert!(matches!(e, Error::CertificateNotYetValid { .. }), "{e:?}");
+
+    // No wall clock given: refused, not accepted.
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "pw".into()));
+    let mut c = eap_config("pw");
+    c.wall_clock = None;
+    let mut p = Pair::new(c, gw);
+    p.pump();
+    assert!(matches!(
+        closed_error(&p),
+        Some(Error::UntrustedCertificate { .. })
+    ));
+
+    // The profile expects another name than the certificate holds.
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "pw".into()));
+    let mut c = eap_config("pw");
+    c.remote_id = Some(Identification::from_text("vpn.other.example"));
+    let mut p = Pair::new(c, gw);
+    p.pump();
+    let e = closed_error(&p).unwrap();
+    assert!(matches!(e, Error::IdentityMismatch { .. }), "{e:?}");
+    assert!(e.to_string().contains("vpn.other.example"), "{e}");
+    assert!(e.to_string().contains("vpn.example.net"), "{e}");
+
+    // A signature that does not verify.
+    let mut gw = cert_gateway();
+    gw.eap = Some(("alice".into(), "pw".into()));
+    gw.wrong_auth = true;
+    let mut p = Pair::new(eap_config("pw"), gw);
+    p.pump();
+    assert!(matches!(
+        closed_error(&p),
+        Some(Error::PeerAuthenticationFailed { .. })
+    ));
+
+    // A gateway that proves itself with a PSK to an EAP client is refused.
+    let mut p = Pair::new(eap_config("pw"), gateway());
+    p.pump();
+    assert!(closed_error(&p).is_some());
+    assert!(!p.events.iter().any(|e| matches!(e, Event::IkeSaUp { .. })));
+}
+
+#[test]
+fn client_certificate_both_ways() {
+    let key = include_bytes!("../testdata/gw.key");
+    let mut c = eap_config("unused");
+    // The fixture certificate doubles as the client's (its key signs, the gateway verifies).
+    c.auth = LocalAuth::Certificate {
+        chain: vec![crate::v2::cert::Cert::from_der(include_bytes!("../testdata/gw.der")).unwrap()],
+        key: crate::v2::cert::PrivateKey::from_der(key).unwrap(),
+        rsa_padding: crate::v2::cert::RsaPadding::Pkcs1,
+    };
+    let p = Pair::up_keep(c, cert_gateway());
+    assert!(p.events.iter().any(|e| matches!(e, Event::ChildSaUp(_))));
+    let first_auth =
+        p.gw.rx
+            .iter()
+            .find(|r| r.header.exchange == ExchangeType::IkeAuth)
+            .unwrap();
+    assert!(first_auth
+        .payloads
+        .iter()
+        .any(|p| matches!(p, Payload::Cert(_))));
+    assert!(first_auth
+        .payloads
+        .iter()
+        .any(|p| matches!(p, Payload::CertReq(_))));
+}

@@ -18,15 +18,18 @@ use strait_crypto::{CryptoProvider, DhGroup, HashAlg, KeyExchange};
 use super::super::seal_message;
 use crate::proposal::{EspProposal, IkeProposal};
 use crate::v2::auth::{auth_matches, psk_auth, signed_octets};
+use crate::v2::cert::{
+    classic_scheme, split_digital_signature, Cert, PrivateKey, RsaPadding, SigHash,
+};
 use crate::v2::keys::IkeKeys;
 use crate::v2::proposal_wire::{choose_esp, choose_ike, esp_to_wire, ike_to_wire, select_esp};
 use crate::v2::proposal_wire::{select_ike, NegotiatedEsp};
 use crate::v2::sk::SkCrypter;
 use crate::v2::wire::{
     auth_method, cfg_attr, cfg_type, notify_type, parse_payload_chain, sk_aad, Authentication,
-    ConfigAttribute, Configuration, Delete, ExchangeType, Header, HeaderView, Identification,
-    KeyExchangePayload, Message, Notify, Payload, Proposal, ProtocolId, TrafficSelector,
-    FLAG_INITIATOR, FLAG_RESPONSE,
+    Certificate, ConfigAttribute, Configuration, Delete, ExchangeType, Header, HeaderView,
+    Identification, KeyExchangePayload, Message, Notify, Payload, Proposal, ProtocolId,
+    TrafficSelector, FLAG_INITIATOR, FLAG_RESPONSE,
 };
 
 /// One IKE SA as the gateway sees it.
@@ -47,6 +50,9 @@ pub struct GwSa {
     pub peer_id: u32,
     last_response: Option<(u32, Vec<u8>)>,
     request: Option<GwRequest>,
+    /// RFC 7383 fragments of the client's message being reassembled.
+    frags: Vec<Option<Vec<u8>>>,
+    frag_first: u8,
 }
 
 impl GwSa {
@@ -76,6 +82,8 @@ impl GwSa {
             peer_id: 0,
             last_response: None,
             request: None,
+            frags: Vec::new(),
+            frag_first: 0,
         }
     }
 
@@ -104,9 +112,24 @@ impl GwSa {
         seal_message(&mut self.sk_out, &header, p).unwrap()
     }
 
-    fn open(&self, data: &[u8]) -> Option<Vec<Payload>> {
+    fn open(&mut self, data: &[u8]) -> Option<Vec<Payload>> {
         let parts = sk_aad(data).ok()?;
         let plain = self.sk_in.open(parts.aad, parts.body).ok()?;
+        if let Some(f) = parts.fragment {
+            // RFC 7383 reassembly, simple: fragments of one message in any order.
+            if f.number == 1 {
+                self.frag_first = parts.first_inner;
+            }
+            if self.frags.len() != usize::from(f.total) {
+                self.frags = vec![None; usize::from(f.total)];
+            }
+            self.frags[usize::from(f.number) - 1] = Some(plain);
+            if self.frags.iter().any(Option::is_none) {
+                return None;
+            }
+            let whole: Vec<u8> = self.frags.drain(..).flatten().flatten().collect();
+            return parse_payload_chain(self.frag_first, &whole).ok();
+        }
         parse_payload_chain(parts.first_inner, &plain).ok()
     }
 }
@@ -238,6 +261,18 @@ pub struct Responder {
     pub create_child_errors: VecDeque<u16>,
     /// Drop the next N datagrams from the client.
     pub drop_in: usize,
+    /// Authenticate with this certificate (DER) and key instead of the PSK.
+    pub cert: Option<(Vec<u8>, PrivateKey)>,
+    /// Ask for EAP-MSCHAPv2 with this user name and password (needs `cert`).
+    pub eap: Option<(String, String)>,
+    /// Where the EAP conversation is (0 = not started, 9 = failed).
+    eap_round: u8,
+    eap_first: Option<(Vec<Payload>, Identification)>,
+    /// What the client answered to EAP-Identity.
+    pub eap_identity: Vec<u8>,
+    eap_msk: Vec<u8>,
+    /// Offer IKE fragmentation (RFC 7383) in IKE_SA_INIT.
+    pub fragmentation: bool,
     /// Drop everything from the client.
     pub deaf: bool,
     /// Send each of its own requests twice.
@@ -359,6 +394,13 @@ impl Responder {
             no_cp: false,
             create_child_errors: VecDeque::new(),
             drop_in: 0,
+            cert: None,
+            eap: None,
+            eap_round: 0,
+            eap_first: None,
+            eap_identity: Vec::new(),
+            eap_msk: Vec::new(),
+            fragmentation: false,
             deaf: false,
             duplicate_requests: false,
             nonce_override: None,
@@ -612,7 +654,7 @@ impl Responder {
         let nr = self.random(32);
         let keys =
             IkeKeys::derive(&*self.provider, algs, &shared, ni, &nr, h.spi_i, spi_r).unwrap();
-        let payloads = vec![
+        let mut payloads = vec![
             Payload::Sa(vec![chosen]),
             Payload::Ke(KeyExchangePayload {
                 group: algs.dh.iana_id(),
@@ -628,6 +670,9 @@ impl Responder {
                 self.nat_hash(h.spi_i, spi_r, self.client_addr),
             ),
         ];
+        if self.fragmentation {
+            payloads.push(notify(notify_type::IKEV2_FRAGMENTATION_SUPPORTED, vec![]));
+        }
         let resp = reply(payloads, spi_r);
         let mut gsa = GwSa::new(&self.provider, keys, h.spi_i, spi_r, false);
         gsa.peer_id = 1;
@@ -710,6 +755,9 @@ impl Responder {
     }
 
     fn answer_auth(&mut self, p: &[Payload]) -> Vec<Payload> {
+        if self.eap.is_some() {
+            return self.answer_eap(p);
+        }
         let ctx = self.auth.take().expect("IKE_SA_INIT done");
         let idi = find(p, |p| match p {
             Payload::IdI(i) => Some(i),
@@ -733,8 +781,13 @@ impl Responder {
             &idi.auth_bytes(),
         )
         .unwrap();
-        let expected = psk_auth(&*self.provider, prf, &self.psk, &octets).unwrap();
-        if auth.method != auth_method::SHARED_KEY_MIC || !auth_matches(&expected, &auth.data) {
+        let ok = if auth.method == auth_method::SHARED_KEY_MIC {
+            let expected = psk_auth(&*self.provider, prf, &self.psk, &octets).unwrap();
+            auth_matches(&expected, &auth.data)
+        } else {
+            verify_client_signature(p, auth, &octets)
+        };
+        if !ok {
             return vec![notify(notify_type::AUTHENTICATION_FAILED, vec![])];
         }
         if let Some(code) = self.auth_error {
@@ -749,20 +802,182 @@ impl Responder {
             &self.id.auth_bytes(),
         )
         .unwrap();
-        let mut ours = psk_auth(&*self.provider, prf, &self.psk, &octets)
-            .unwrap()
-            .as_bytes()
-            .to_vec();
+        let mut ours = self.gateway_auth(&octets);
         if self.wrong_auth {
-            ours[0] ^= 0x80;
+            ours.data[0] ^= 0x80;
         }
-        let mut out = vec![
-            Payload::IdR(self.id.clone()),
-            Payload::Auth(Authentication {
-                method: auth_method::SHARED_KEY_MIC,
-                data: ours,
-            }),
-        ];
+        let mut out = vec![Payload::IdR(self.id.clone())];
+        out.extend(self.gateway_cert());
+        out.push(Payload::Auth(ours));
+        self.auth_tail(&ctx, p, out)
+    }
+
+    /// The gateway's AUTH over `octets`: signed with its certificate key if it has one.
+    fn gateway_auth(&self, octets: &[u8]) -> Authentication {
+        if let Some((_, key)) = &self.cert {
+            let (method, data) = key
+                .sign_auth(
+                    Some(&[SigHash::Sha256]),
+                    RsaPadding::Pkcs1,
+                    octets,
+                    &mut rand_core::OsRng,
+                )
+                .unwrap();
+            return Authentication { method, data };
+        }
+        let prf = self.cur().keys.algs.prf;
+        Authentication {
+            method: auth_method::SHARED_KEY_MIC,
+            data: psk_auth(&*self.provider, prf, &self.psk, octets)
+                .unwrap()
+                .as_bytes()
+                .to_vec(),
+        }
+    }
+
+    fn gateway_cert(&self) -> Option<Payload> {
+        self.cert.as_ref().map(|(der, _)| {
+            Payload::Cert(Certificate {
+                encoding: 4,
+                data: der.clone(),
+            })
+        })
+    }
+
+    /// IKE_AUTH with EAP-MSCHAPv2 (§2.16), one round per request.
+    fn answer_eap(&mut self, p: &[Payload]) -> Vec<Payload> {
+        let (user, password) = self.eap.clone().expect("EAP configured");
+        let eap = find(p, |p| match p {
+            Payload::Eap(e) => Some(e),
+            _ => None,
+        })
+        .cloned();
+        let auth = find(p, |p| match p {
+            Payload::Auth(a) => Some(a),
+            _ => None,
+        })
+        .cloned();
+        let eap_packet = |code: u8, id: u8, data: &[u8]| {
+            let mut e = vec![code, id, 0, 0];
+            e.extend_from_slice(data);
+            let l = e.len() as u16;
+            e[2..4].copy_from_slice(&l.to_be_bytes());
+            Payload::Eap(e)
+        };
+        match (self.eap_round, eap, auth) {
+            (0, None, None) => {
+                // First request: our certificate AUTH and EAP-Identity.
+                let ctx = self.auth.as_ref().expect("IKE_SA_INIT done");
+                let Some(idi) = find(p, |p| match p {
+                    Payload::IdI(i) => Some(i),
+                    _ => None,
+                })
+                .cloned() else {
+                    return vec![notify(notify_type::AUTHENTICATION_FAILED, vec![])];
+                };
+                if let Some(code) = self.auth_error {
+                    return vec![notify(code, vec![])];
+                }
+                let keys = &self.cur().keys;
+                let octets = signed_octets(
+                    &*self.provider,
+                    keys.algs.prf,
+                    &ctx.msg2,
+                    &ctx.ni,
+                    &keys.sk_pr,
+                    &self.id.auth_bytes(),
+                )
+                .unwrap();
+                let mut ours = self.gateway_auth(&octets);
+                if self.wrong_auth {
+                    let n = ours.data.len();
+                    ours.data[n - 1] ^= 0x01;
+                }
+                self.eap_first = Some((p.to_vec(), idi));
+                self.eap_round = 1;
+                let mut out = vec![Payload::IdR(self.id.clone())];
+                out.extend(self.gateway_cert());
+                out.push(Payload::Auth(ours));
+                out.push(eap_packet(1, 1, &[1]));
+                out
+            }
+            (1, Some(e), _) if e.get(4) == Some(&1) => {
+                self.eap_identity = e[5..].to_vec();
+                self.eap_round = 2;
+                let mut d = vec![26, 1, 0x42, 0, 0, 16];
+                d.extend_from_slice(&EAP_CHALLENGE);
+                d.extend_from_slice(b"gw");
+                let l = (d.len() - 1) as u16;
+                d[3..5].copy_from_slice(&l.to_be_bytes());
+                vec![eap_packet(1, 2, &d)]
+            }
+            (2, Some(e), _) if e.get(4) == Some(&26) && e.len() >= 5 + 4 + 1 + 49 => {
+                let v = &e[10..];
+                let peer: [u8; 16] = v[..16].try_into().unwrap();
+                let nt: [u8; 24] = v[24..48].try_into().unwrap();
+                let name = &v[49..];
+                let hash = crate::v2::eap::test_support::nt_hash(&password);
+                let ch = crate::v2::eap::test_support::challenge_hash(&peer, &EAP_CHALLENGE, name);
+                let expected = crate::v2::eap::test_support::response(&ch, &hash);
+                if name != user.as_bytes() || nt != expected {
+                    self.eap_round = 9;
+                    let mut d = vec![26, 4, 0x42, 0, 0];
+                    d.extend_from_slice(b"E=691 R=0 C=00000000000000000000000000000000 V=3 M=no");
+                    return vec![eap_packet(1, 3, &d)];
+                }
+                let s = crate::v2::eap::test_support::authenticator(&hash, &nt, &ch);
+                self.eap_msk = crate::v2::eap::test_support::msk(&hash, &nt);
+                self.eap_round = 3;
+                let mut d = vec![26, 3, 0x42, 0, 0];
+                d.extend_from_slice(s.as_bytes());
+                d.extend_from_slice(b" M=welcome");
+                vec![eap_packet(1, 3, &d)]
+            }
+            (3, Some(e), _) if e.get(5) == Some(&3) => {
+                self.eap_round = 4;
+                vec![Payload::Eap(vec![3, 4, 0, 4])]
+            }
+            (4, None, Some(auth)) => {
+                let ctx = self.auth.take().expect("IKE_SA_INIT done");
+                let (first, idi) = self.eap_first.take().expect("first request");
+                let keys = &self.cur().keys;
+                let prf = keys.algs.prf;
+                let octets = signed_octets(
+                    &*self.provider,
+                    prf,
+                    &ctx.msg1,
+                    &ctx.nr,
+                    &keys.sk_pi,
+                    &idi.auth_bytes(),
+                )
+                .unwrap();
+                let expected = psk_auth(&*self.provider, prf, &self.eap_msk, &octets).unwrap();
+                if !auth_matches(&expected, &auth.data) {
+                    return vec![notify(notify_type::AUTHENTICATION_FAILED, vec![])];
+                }
+                let octets = signed_octets(
+                    &*self.provider,
+                    prf,
+                    &ctx.msg2,
+                    &ctx.ni,
+                    &keys.sk_pr,
+                    &self.id.auth_bytes(),
+                )
+                .unwrap();
+                let ours = psk_auth(&*self.provider, prf, &self.eap_msk, &octets).unwrap();
+                let out = vec![Payload::Auth(Authentication {
+                    method: auth_method::SHARED_KEY_MIC,
+                    data: ours.as_bytes().to_vec(),
+                })];
+                self.auth_tail(&ctx, &first, out)
+            }
+            _ => vec![notify(notify_type::AUTHENTICATION_FAILED, vec![])],
+        }
+    }
+
+    /// The rest of the last IKE_AUTH response: CP reply and the first child SA for the
+    /// request `p` (the first IKE_AUTH request, which carries SA and TS).
+    fn auth_tail(&mut self, ctx: &AuthCtx, p: &[Payload], mut out: Vec<Payload>) -> Vec<Payload> {
         self.established = true;
         if let Some(code) = self.child_error {
             out.push(notify(code, vec![]));
@@ -1320,5 +1535,26 @@ impl Responder {
             &payloads,
             GwPending::RekeyIke { new_spi, ni, ke },
         );
+    }
+}
+
+/// The MSCHAPv2 challenge the test gateway sends.
+const EAP_CHALLENGE: [u8; 16] = *b"strait-challenge";
+
+/// Checks a client's signature AUTH with the key of its first CERT payload.
+fn verify_client_signature(p: &[Payload], auth: &Authentication, octets: &[u8]) -> bool {
+    let Some(cert) = p.iter().find_map(|p| match p {
+        Payload::Cert(c) => Cert::from_der(&c.data).ok(),
+        _ => None,
+    }) else {
+        return false;
+    };
+    let Ok(key) = cert.public_key() else {
+        return false;
+    };
+    if auth.method == auth_method::DIGITAL_SIGNATURE {
+        split_digital_signature(&auth.data).is_ok_and(|(s, sig)| key.verify(s, octets, sig))
+    } else {
+        classic_scheme(auth.method).is_some_and(|s| key.verify(s, octets, &auth.data))
     }
 }

@@ -1,0 +1,1043 @@
+//! X.509 certificates and digital signatures for IKEv2 authentication (RFC 7296 §2.15, RFC 7427).
+//!
+//! Parsing is done by `x509-cert` (no hand-rolled ASN.1 beyond the fixed RFC 7427 algorithm
+//! identifiers); signatures by RustCrypto's `rsa`, `p256`, `p384` and `p521`. Validation is
+//! what a VPN client needs for a gateway: a path from the gateway's certificate through the
+//! intermediates it sent to one of the profile's trust anchors, every signature on it, the
+//! validity periods at the wall-clock time the caller passes in (this crate reads no clock),
+//! basic constraints of issuers, the key usage of the end entity, and the identity it claims.
+
+use std::time::SystemTime;
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode};
+use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier, RandomizedPrehashSigner};
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+use sha2::Digest;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName, SubjectKeyIdentifier};
+use x509_cert::Certificate as X509;
+
+use super::event::Error;
+use super::wire::{auth_method, id_type, Identification};
+
+/// How long a chain may be (end entity, intermediates, anchor).
+const MAX_DEPTH: usize = 8;
+
+mod oid {
+    use der::asn1::ObjectIdentifier as O;
+    pub const RSA_ENCRYPTION: O = O::new_unwrap("1.2.840.113549.1.1.1");
+    pub const SHA1_WITH_RSA: O = O::new_unwrap("1.2.840.113549.1.1.5");
+    pub const SHA256_WITH_RSA: O = O::new_unwrap("1.2.840.113549.1.1.11");
+    pub const SHA384_WITH_RSA: O = O::new_unwrap("1.2.840.113549.1.1.12");
+    pub const SHA512_WITH_RSA: O = O::new_unwrap("1.2.840.113549.1.1.13");
+    pub const RSASSA_PSS: O = O::new_unwrap("1.2.840.113549.1.1.10");
+    pub const EC_PUBLIC_KEY: O = O::new_unwrap("1.2.840.10045.2.1");
+    pub const SECP256R1: O = O::new_unwrap("1.2.840.10045.3.1.7");
+    pub const SECP384R1: O = O::new_unwrap("1.3.132.0.34");
+    pub const SECP521R1: O = O::new_unwrap("1.3.132.0.35");
+    pub const ECDSA_SHA1: O = O::new_unwrap("1.2.840.10045.4.1");
+    pub const ECDSA_SHA256: O = O::new_unwrap("1.2.840.10045.4.3.2");
+    pub const ECDSA_SHA384: O = O::new_unwrap("1.2.840.10045.4.3.3");
+    pub const ECDSA_SHA512: O = O::new_unwrap("1.2.840.10045.4.3.4");
+    pub const SHA1: O = O::new_unwrap("1.3.14.3.2.26");
+    pub const SHA256: O = O::new_unwrap("2.16.840.1.101.3.4.2.1");
+    pub const SHA384: O = O::new_unwrap("2.16.840.1.101.3.4.2.2");
+    pub const SHA512: O = O::new_unwrap("2.16.840.1.101.3.4.2.3");
+}
+
+/// Hash functions of signatures, with their RFC 7427 SIGNATURE_HASH_ALGORITHMS numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigHash {
+    /// SHA-1 (1): only for verifying legacy signatures.
+    Sha1,
+    /// SHA-256 (2).
+    Sha256,
+    /// SHA-384 (3).
+    Sha384,
+    /// SHA-512 (4).
+    Sha512,
+}
+
+impl SigHash {
+    /// The RFC 7427 hash algorithm number.
+    pub fn iana_id(self) -> u16 {
+        match self {
+            SigHash::Sha1 => 1,
+            SigHash::Sha256 => 2,
+            SigHash::Sha384 => 3,
+            SigHash::Sha512 => 4,
+        }
+    }
+
+    /// From an RFC 7427 hash algorithm number.
+    pub fn from_iana_id(id: u16) -> Option<SigHash> {
+        match id {
+            1 => Some(SigHash::Sha1),
+            2 => Some(SigHash::Sha256),
+            3 => Some(SigHash::Sha384),
+            4 => Some(SigHash::Sha512),
+            _ => None,
+        }
+    }
+
+    fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            SigHash::Sha1 => sha1::Sha1::digest(data).to_vec(),
+            SigHash::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            SigHash::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            SigHash::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    fn from_oid(o: ObjectIdentifier) -> Option<SigHash> {
+        match o {
+            oid::SHA1 => Some(SigHash::Sha1),
+            oid::SHA256 => Some(SigHash::Sha256),
+            oid::SHA384 => Some(SigHash::Sha384),
+            oid::SHA512 => Some(SigHash::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// A signature scheme: padding (for RSA) and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// RSASSA-PKCS1-v1_5.
+    Pkcs1(SigHash),
+    /// RSASSA-PSS with MGF1 of the same hash and a salt as long as the hash.
+    Pss(SigHash),
+    /// ECDSA; `der` says whether the signature is a DER `ECDSA-Sig-Value` (X.509, RFC 7427)
+    /// or the fixed-size `r ‖ s` of the classic IKEv2 methods 9–11 (RFC 4754).
+    Ecdsa {
+        /// The hash.
+        hash: SigHash,
+        /// DER or raw encoding of the signature.
+        der: bool,
+    },
+}
+
+/// A public key that can check signatures.
+#[derive(Clone)]
+pub enum PublicKey {
+    /// RSA.
+    Rsa(RsaPublicKey),
+    /// ECDSA on P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA on P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// ECDSA on P-521.
+    P521(p521::ecdsa::VerifyingKey),
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PublicKey::Rsa(_) => "PublicKey::Rsa",
+            PublicKey::P256(_) => "PublicKey::P256",
+            PublicKey::P384(_) => "PublicKey::P384",
+            PublicKey::P521(_) => "PublicKey::P521",
+        })
+    }
+}
+
+impl PublicKey {
+    /// The key of a certificate.
+    pub fn from_certificate(cert: &X509) -> Result<PublicKey, String> {
+        let spki = &cert.tbs_certificate.subject_public_key_info;
+        let bits = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or("the public key is not a whole number of bytes")?;
+        match spki.algorithm.oid {
+            oid::RSA_ENCRYPTION => RsaPublicKey::from_pkcs1_der(bits)
+                .map(PublicKey::Rsa)
+                .map_err(|e| format!("bad RSA key: {e}")),
+            oid::EC_PUBLIC_KEY => {
+                let curve: ObjectIdentifier = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .ok_or("EC key without a named curve")?
+                    .decode_as()
+                    .map_err(|e| format!("bad EC key parameters: {e}"))?;
+                let bad = |e: ecdsa::Error| format!("bad EC key: {e}");
+                match curve {
+                    oid::SECP256R1 => p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                        .map(PublicKey::P256)
+                        .map_err(bad),
+                    oid::SECP384R1 => p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                        .map(PublicKey::P384)
+                        .map_err(bad),
+                    oid::SECP521R1 => p521::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                        .map(PublicKey::P521)
+                        .map_err(bad),
+                    c => Err(format!("unsupported elliptic curve {c}")),
+                }
+            }
+            a => Err(format!("unsupported public key algorithm {a}")),
+        }
+    }
+
+    /// Checks `sig` over `data` with `scheme`; false for any mismatch of key and scheme.
+    pub fn verify(&self, scheme: Scheme, data: &[u8], sig: &[u8]) -> bool {
+        match (self, scheme) {
+            (PublicKey::Rsa(k), Scheme::Pkcs1(h)) => {
+                let hashed = h.digest(data);
+                let padding = match h {
+                    SigHash::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+                    SigHash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    SigHash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                    SigHash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+                };
+                k.verify(padding, &hashed, sig).is_ok()
+            }
+            (PublicKey::Rsa(k), Scheme::Pss(h)) => {
+                let hashed = h.digest(data);
+                let padding = match h {
+                    SigHash::Sha1 => Pss::new::<sha1::Sha1>(),
+                    SigHash::Sha256 => Pss::new::<sha2::Sha256>(),
+                    SigHash::Sha384 => Pss::new::<sha2::Sha384>(),
+                    SigHash::Sha512 => Pss::new::<sha2::Sha512>(),
+                };
+                k.verify(padding, &hashed, sig).is_ok()
+            }
+            (PublicKey::P256(k), Scheme::Ecdsa { hash, der }) => {
+                let s = if der {
+                    p256::ecdsa::Signature::from_der(sig)
+                } else {
+                    p256::ecdsa::Signature::from_slice(sig)
+                };
+                s.is_ok_and(|s| k.verify_prehash(&hash.digest(data), &s).is_ok())
+            }
+            (PublicKey::P384(k), Scheme::Ecdsa { hash, der }) => {
+                let s = if der {
+                    p384::ecdsa::Signature::from_der(sig)
+                } else {
+                    p384::ecdsa::Signature::from_slice(sig)
+                };
+                s.is_ok_and(|s| k.verify_prehash(&hash.digest(data), &s).is_ok())
+            }
+            (PublicKey::P521(k), Scheme::Ecdsa { hash, der }) => {
+                let s = if der {
+                    p521::ecdsa::Signature::from_der(sig)
+                } else {
+                    p521::ecdsa::Signature::from_slice(sig)
+                };
+                s.is_ok_and(|s| k.verify_prehash(&hash.digest(data), &s).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The scheme of an X.509 `AlgorithmIdentifier` (certificate signatures and RFC 7427 AUTH).
+fn scheme_of(alg: &spki::AlgorithmIdentifierOwned) -> Option<Scheme> {
+    Some(match alg.oid {
+        oid::SHA1_WITH_RSA => Scheme::Pkcs1(SigHash::Sha1),
+        oid::SHA256_WITH_RSA => Scheme::Pkcs1(SigHash::Sha256),
+        oid::SHA384_WITH_RSA => Scheme::Pkcs1(SigHash::Sha384),
+        oid::SHA512_WITH_RSA => Scheme::Pkcs1(SigHash::Sha512),
+        oid::ECDSA_SHA1 => Scheme::Ecdsa {
+            hash: SigHash::Sha1,
+            der: true,
+        },
+        oid::ECDSA_SHA256 => Scheme::Ecdsa {
+            hash: SigHash::Sha256,
+            der: true,
+        },
+        oid::ECDSA_SHA384 => Scheme::Ecdsa {
+            hash: SigHash::Sha384,
+            der: true,
+        },
+        oid::ECDSA_SHA512 => Scheme::Ecdsa {
+            hash: SigHash::Sha512,
+            der: true,
+        },
+        oid::RSASSA_PSS => {
+            let params = alg.parameters.as_ref()?;
+            let pss: rsa::pkcs1::RsaPssParams<'_> = params.decode_as().ok()?;
+            let hash = SigHash::from_oid(pss.hash.oid)?;
+            // We verify with MGF1 over the same hash and a salt as long as the hash, which
+            // is what every IKE implementation sends (RFC 7427 Appendix A.4).
+            let mgf_hash = pss.mask_gen.parameters.as_ref()?;
+            if SigHash::from_oid(mgf_hash.oid) != Some(hash)
+                || usize::from(pss.salt_len) != hash.digest(b"").len()
+            {
+                return None;
+            }
+            Scheme::Pss(hash)
+        }
+        _ => return None,
+    })
+}
+
+/// The scheme of a classic IKEv2 AUTH method (1, 9, 10, 11).
+pub fn classic_scheme(method: u8) -> Option<Scheme> {
+    Some(match method {
+        auth_method::RSA_SIG => Scheme::Pkcs1(SigHash::Sha1),
+        auth_method::ECDSA_SHA256_P256 => Scheme::Ecdsa {
+            hash: SigHash::Sha256,
+            der: false,
+        },
+        auth_method::ECDSA_SHA384_P384 => Scheme::Ecdsa {
+            hash: SigHash::Sha384,
+            der: false,
+        },
+        auth_method::ECDSA_SHA512_P521 => Scheme::Ecdsa {
+            hash: SigHash::Sha512,
+            der: false,
+        },
+        _ => return None,
+    })
+}
+
+/// Splits RFC 7427 AUTH data (method 14) into its scheme and signature.
+pub fn split_digital_signature(data: &[u8]) -> Result<(Scheme, &[u8]), String> {
+    let (&len, rest) = data.split_first().ok_or("empty AUTH data")?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err("AUTH data shorter than its algorithm identifier".into());
+    }
+    let (alg, sig) = rest.split_at(len);
+    let alg = spki::AlgorithmIdentifierOwned::from_der(alg)
+        .map_err(|e| format!("bad signature algorithm identifier: {e}"))?;
+    let scheme =
+        scheme_of(&alg).ok_or_else(|| format!("unsupported signature algorithm {}", alg.oid))?;
+    Ok((scheme, sig))
+}
+
+/// The DER `AlgorithmIdentifier` of a scheme (RFC 7427 Appendix A), for AUTH method 14.
+fn algorithm_identifier(scheme: Scheme) -> Option<&'static [u8]> {
+    Some(match scheme {
+        // sha256WithRSAEncryption, NULL parameters (A.1.2)
+        Scheme::Pkcs1(SigHash::Sha256) => &[
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05,
+            0x00,
+        ],
+        Scheme::Pkcs1(SigHash::Sha384) => &[
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c, 0x05,
+            0x00,
+        ],
+        Scheme::Pkcs1(SigHash::Sha512) => &[
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d, 0x05,
+            0x00,
+        ],
+        // ecdsa-with-SHA256/384/512, no parameters (A.3)
+        Scheme::Ecdsa {
+            hash: SigHash::Sha256,
+            der: true,
+        } => &[
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        ],
+        Scheme::Ecdsa {
+            hash: SigHash::Sha384,
+            der: true,
+        } => &[
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03,
+        ],
+        Scheme::Ecdsa {
+            hash: SigHash::Sha512,
+            der: true,
+        } => &[
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04,
+        ],
+        // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32 (A.4.3)
+        Scheme::Pss(SigHash::Sha256) => &[
+            0x30, 0x41, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a, 0x30,
+            0x34, 0xa0, 0x0f, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+            0x02, 0x01, 0x05, 0x00, 0xa1, 0x1c, 0x30, 0x1a, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+            0xf7, 0x0d, 0x01, 0x01, 0x08, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+            0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0xa2, 0x03, 0x02, 0x01, 0x20,
+        ],
+        _ => return None,
+    })
+}
+
+/// How RSA keys sign with AUTH method 14.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RsaPadding {
+    /// RSASSA-PKCS1-v1_5 (what most gateways expect).
+    #[default]
+    Pkcs1,
+    /// RSASSA-PSS.
+    Pss,
+}
+
+/// Our private key.
+pub enum PrivateKey {
+    /// RSA.
+    Rsa(Box<RsaPrivateKey>),
+    /// ECDSA on P-256.
+    P256(p256::ecdsa::SigningKey),
+    /// ECDSA on P-384.
+    P384(p384::ecdsa::SigningKey),
+    /// ECDSA on P-521.
+    P521(p521::ecdsa::SigningKey),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PrivateKey::Rsa(_) => "PrivateKey::Rsa(<redacted>)",
+            PrivateKey::P256(_) => "PrivateKey::P256(<redacted>)",
+            PrivateKey::P384(_) => "PrivateKey::P384(<redacted>)",
+            PrivateKey::P521(_) => "PrivateKey::P521(<redacted>)",
+        })
+    }
+}
+
+impl PrivateKey {
+    /// A key from DER: PKCS#8, PKCS#1 (RSA) or SEC1 (EC). The RustCrypto key types zeroize
+    /// themselves on drop.
+    pub fn from_der(der: &[u8]) -> Result<PrivateKey, Error> {
+        if let Ok(k) = RsaPrivateKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey::P256(k.into()));
+        }
+        if let Ok(k) = p384::SecretKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey::P384(k.into()));
+        }
+        if let Ok(k) = p521::SecretKey::from_pkcs8_der(der) {
+            return Ok(PrivateKey::P521(p521_signing(&k)?));
+        }
+        if let Ok(k) = RsaPrivateKey::from_pkcs1_der(der) {
+            return Ok(PrivateKey::Rsa(Box::new(k)));
+        }
+        if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
+            return Ok(PrivateKey::P256(k.into()));
+        }
+        if let Ok(k) = p384::SecretKey::from_sec1_der(der) {
+            return Ok(PrivateKey::P384(k.into()));
+        }
+        if let Ok(k) = p521::SecretKey::from_sec1_der(der) {
+            return Ok(PrivateKey::P521(p521_signing(&k)?));
+        }
+        Err(Error::BadCredential {
+            what: "private key",
+            detail: "not an RSA or ECDSA (P-256, P-384, P-521) key in PKCS#8, PKCS#1 or SEC1 form"
+                .into(),
+        })
+    }
+
+    /// Whether `cert` holds the public half of this key.
+    pub fn matches(&self, cert: &X509) -> bool {
+        match (self, PublicKey::from_certificate(cert)) {
+            (PrivateKey::Rsa(k), Ok(PublicKey::Rsa(p))) => k.to_public_key() == p,
+            (PrivateKey::P256(k), Ok(PublicKey::P256(p))) => *k.verifying_key() == p,
+            (PrivateKey::P384(k), Ok(PublicKey::P384(p))) => *k.verifying_key() == p,
+            (PrivateKey::P521(k), Ok(PublicKey::P521(p))) => {
+                p521::ecdsa::VerifyingKey::from(k).to_encoded_point(false)
+                    == p.to_encoded_point(false)
+            }
+            _ => false,
+        }
+    }
+
+    /// Builds our AUTH payload (method and data) over `octets`. With `hashes` (the gateway's
+    /// SIGNATURE_HASH_ALGORITHMS) we use RFC 7427 method 14 with the strongest hash both
+    /// support; without, the classic method for the key (1 for RSA, 9–11 for ECDSA).
+    pub fn sign_auth(
+        &self,
+        hashes: Option<&[SigHash]>,
+        rsa_padding: RsaPadding,
+        octets: &[u8],
+        rng: &mut dyn rand_core::CryptoRngCore,
+    ) -> Result<(u8, Vec<u8>), Error> {
+        let pick = |prefs: &[SigHash]| -> Option<SigHash> {
+            let h = hashes?;
+            prefs.iter().copied().find(|p| h.contains(p))
+        };
+        let fail = |e: String| Error::BadCredential {
+            what: "private key",
+            detail: format!("signing failed: {e}"),
+        };
+        let (method, scheme) = match self {
+            PrivateKey::Rsa(_) => {
+                match pick(&[SigHash::Sha256, SigHash::Sha384, SigHash::Sha512]) {
+                    Some(h) if rsa_padding == RsaPadding::Pss && h == SigHash::Sha256 => {
+                        (auth_method::DIGITAL_SIGNATURE, Scheme::Pss(h))
+                    }
+                    Some(h) => (auth_method::DIGITAL_SIGNATURE, Scheme::Pkcs1(h)),
+                    None => (auth_method::RSA_SIG, Scheme::Pkcs1(SigHash::Sha1)),
+                }
+            }
+            PrivateKey::P256(_) | PrivateKey::P384(_) | PrivateKey::P521(_) => {
+                let (classic, natural) = match self {
+                    PrivateKey::P256(_) => (auth_method::ECDSA_SHA256_P256, SigHash::Sha256),
+                    PrivateKey::P384(_) => (auth_method::ECDSA_SHA384_P384, SigHash::Sha384),
+                    _ => (auth_method::ECDSA_SHA512_P521, SigHash::Sha512),
+                };
+                let prefs = [natural, SigHash::Sha512, SigHash::Sha384, SigHash::Sha256];
+                match pick(&prefs) {
+                    Some(h) => (
+                        auth_method::DIGITAL_SIGNATURE,
+                        Scheme::Ecdsa { hash: h, der: true },
+                    ),
+                    None => (
+                        classic,
+                        Scheme::Ecdsa {
+                            hash: natural,
+                            der: false,
+                        },
+                    ),
+                }
+            }
+        };
+        let sig = self.sign(scheme, octets, rng).map_err(fail)?;
+        if method == auth_method::DIGITAL_SIGNATURE {
+            let alg = algorithm_identifier(scheme)
+                .ok_or_else(|| fail("no algorithm identifier".into()))?;
+            let mut data = Vec::with_capacity(1 + alg.len() + sig.len());
+            data.push(alg.len() as u8);
+            data.extend_from_slice(alg);
+            data.extend_from_slice(&sig);
+            Ok((method, data))
+        } else {
+            Ok((method, sig))
+        }
+    }
+
+    fn sign(
+        &self,
+        scheme: Scheme,
+        data: &[u8],
+        rng: &mut dyn rand_core::CryptoRngCore,
+    ) -> Result<Vec<u8>, String> {
+        let ecdsa_out = |der: bool, sig_der: Vec<u8>, raw: Vec<u8>| if der { sig_der } else { raw };
+        match (self, scheme) {
+            (PrivateKey::Rsa(k), Scheme::Pkcs1(h)) => {
+                let hashed = h.digest(data);
+                let padding = match h {
+                    SigHash::Sha1 => Pkcs1v15Sign::new::<sha1::Sha1>(),
+                    SigHash::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                    SigHash::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                    SigHash::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+                };
+                let mut rng = RngAdapter(rng);
+                k.sign_with_rng(&mut rng, padding, &hashed)
+                    .map_err(|e| e.to_string())
+            }
+            (PrivateKey::Rsa(k), Scheme::Pss(SigHash::Sha256)) => {
+                let hashed = SigHash::Sha256.digest(data);
+                let mut rng = RngAdapter(rng);
+                k.sign_with_rng(&mut rng, Pss::new::<sha2::Sha256>(), &hashed)
+                    .map_err(|e| e.to_string())
+            }
+            (PrivateKey::P256(k), Scheme::Ecdsa { hash, der }) => {
+                let s: p256::ecdsa::Signature = k
+                    .sign_prehash(&hash.digest(data))
+                    .map_err(|e| e.to_string())?;
+                Ok(ecdsa_out(der, s.to_der().as_bytes().to_vec(), s.to_vec()))
+            }
+            (PrivateKey::P384(k), Scheme::Ecdsa { hash, der }) => {
+                let s: p384::ecdsa::Signature = k
+                    .sign_prehash(&hash.digest(data))
+                    .map_err(|e| e.to_string())?;
+                Ok(ecdsa_out(der, s.to_der().as_bytes().to_vec(), s.to_vec()))
+            }
+            (PrivateKey::P521(k), Scheme::Ecdsa { hash, der }) => {
+                // p521 0.13 has no RFC 6979 signer: a random nonce from the caller's RNG.
+                let mut rng = RngAdapter(rng);
+                let s: p521::ecdsa::Signature = k
+                    .sign_prehash_with_rng(&mut rng, &hash.digest(data))
+                    .map_err(|e| e.to_string())?;
+                Ok(ecdsa_out(der, s.to_der().as_bytes().to_vec(), s.to_vec()))
+            }
+            _ => Err("the key cannot make this kind of signature".into()),
+        }
+    }
+}
+
+fn p521_signing(k: &p521::SecretKey) -> Result<p521::ecdsa::SigningKey, Error> {
+    p521::ecdsa::SigningKey::from_bytes(&k.to_bytes()).map_err(|e| Error::BadCredential {
+        what: "private key",
+        detail: format!("bad P-521 key: {e}"),
+    })
+}
+
+/// `rand_core` randomness from a `dyn CryptoRngCore` (the `rsa` crate wants a sized RNG).
+struct RngAdapter<'a>(&'a mut dyn rand_core::CryptoRngCore);
+
+impl rand_core::RngCore for RngAdapter<'_> {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u32()
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        self.0.fill_bytes(dest)
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.0.try_fill_bytes(dest)
+    }
+}
+
+impl rand_core::CryptoRng for RngAdapter<'_> {}
+
+/// A parsed certificate with its DER.
+#[derive(Clone)]
+pub struct Cert {
+    der: Vec<u8>,
+    cert: X509,
+}
+
+impl std::fmt::Debug for Cert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cert({})", self.subject())
+    }
+}
+
+impl Cert {
+    /// Parses a DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Cert, String> {
+        let cert = X509::from_der(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        Ok(Cert {
+            der: der.to_vec(),
+            cert,
+        })
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The parsed certificate.
+    pub fn x509(&self) -> &X509 {
+        &self.cert
+    }
+
+    /// The subject DN in RFC 4514 notation.
+    pub fn subject(&self) -> String {
+        self.cert.tbs_certificate.subject.to_string()
+    }
+
+    /// The subject DN, DER-encoded (what an ID_DER_ASN1_DN identity carries).
+    pub fn subject_der(&self) -> Vec<u8> {
+        self.cert
+            .tbs_certificate
+            .subject
+            .to_der()
+            .unwrap_or_default()
+    }
+
+    /// SHA-1 of the DER SubjectPublicKeyInfo: what a CERTREQ names a CA by (§3.7).
+    pub fn spki_sha1(&self) -> Vec<u8> {
+        let spki = self
+            .cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .unwrap_or_default();
+        sha1::Sha1::digest(spki).to_vec()
+    }
+
+    /// The public key.
+    pub fn public_key(&self) -> Result<PublicKey, String> {
+        PublicKey::from_certificate(&self.cert)
+    }
+
+    fn alt_names(&self) -> Vec<GeneralName> {
+        match self.cert.tbs_certificate.get::<SubjectAltName>() {
+            Ok(Some((_, san))) => san.0,
+            _ => Vec::new(),
+        }
+    }
+
+    /// The subject and alternative names, readable (for messages).
+    pub fn names(&self) -> String {
+        let mut out = format!("`{}`", self.subject());
+        let alts: Vec<String> = self
+            .alt_names()
+            .iter()
+            .filter_map(|n| match n {
+                GeneralName::DnsName(d) => Some(d.to_string()),
+                GeneralName::Rfc822Name(e) => Some(e.to_string()),
+                GeneralName::IpAddress(ip) => ip_text(ip.as_bytes()),
+                _ => None,
+            })
+            .collect();
+        if !alts.is_empty() {
+            out.push_str(" (alternative names: ");
+            out.push_str(&alts.join(", "));
+            out.push(')');
+        }
+        out
+    }
+
+    /// Whether this certificate names `id` (§3.5: the identity must be "bound" to the key).
+    pub fn matches_identity(&self, id: &Identification) -> bool {
+        let alts = self.alt_names();
+        match id.id_type {
+            id_type::FQDN => alts.iter().any(|n| match n {
+                GeneralName::DnsName(d) => d.as_str().as_bytes().eq_ignore_ascii_case(&id.data),
+                _ => false,
+            }),
+            id_type::RFC822_ADDR => alts.iter().any(|n| match n {
+                GeneralName::Rfc822Name(e) => e.as_str().as_bytes().eq_ignore_ascii_case(&id.data),
+                _ => false,
+            }),
+            id_type::IPV4_ADDR | id_type::IPV6_ADDR => alts.iter().any(|n| match n {
+                GeneralName::IpAddress(ip) => ip.as_bytes() == id.data.as_slice(),
+                _ => false,
+            }),
+            id_type::DER_ASN1_DN => {
+                self.subject_der() == id.data
+                    || x509_cert::name::Name::from_der(&id.data)
+                        .is_ok_and(|n| names_equal(&n, &self.cert.tbs_certificate.subject))
+            }
+            id_type::KEY_ID => match self.cert.tbs_certificate.get::<SubjectKeyIdentifier>() {
+                Ok(Some((_, ski))) => ski.0.as_bytes() == id.data.as_slice(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn check_validity(&self, now: SystemTime) -> Result<(), Error> {
+        let v = &self.cert.tbs_certificate.validity;
+        if now < v.not_before.to_system_time() {
+            return Err(Error::CertificateNotYetValid {
+                subject: self.subject(),
+                not_before: v.not_before.to_string(),
+            });
+        }
+        if now > v.not_after.to_system_time() {
+            return Err(Error::CertificateExpired {
+                subject: self.subject(),
+                not_after: v.not_after.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn is_ca(&self) -> bool {
+        matches!(
+            self.cert.tbs_certificate.get::<BasicConstraints>(),
+            Ok(Some((_, bc))) if bc.ca
+        )
+    }
+
+    /// Whether `issuer` signed this certificate.
+    fn signed_by(&self, issuer: &Cert) -> bool {
+        if self.cert.tbs_certificate.issuer != issuer.cert.tbs_certificate.subject {
+            return false;
+        }
+        let Some(scheme) = scheme_of(&self.cert.signature_algorithm) else {
+            return false;
+        };
+        let Ok(key) = issuer.public_key() else {
+            return false;
+        };
+        let Ok(tbs) = self.cert.tbs_certificate.to_der() else {
+            return false;
+        };
+        let Some(sig) = self.cert.signature.as_bytes() else {
+            return false;
+        };
+        key.verify(scheme, &tbs, sig)
+    }
+}
+
+/// Whether two names are the same, attribute by attribute, ignoring the string type
+/// (PrintableString vs UTF8String) that different tools choose for the same text.
+fn names_equal(a: &x509_cert::name::Name, b: &x509_cert::name::Name) -> bool {
+    a.0.len() == b.0.len()
+        && a.0.iter().zip(b.0.iter()).all(|(x, y)| {
+            x.0.len() == y.0.len()
+                && x.0.iter().zip(y.0.iter()).all(|(p, q)| {
+                    p.oid == q.oid && p.value.value().eq_ignore_ascii_case(q.value.value())
+                })
+        })
+}
+
+fn ip_text(b: &[u8]) -> Option<String> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b)
+            .ok()
+            .map(|a| std::net::Ipv4Addr::from(a).to_string()),
+        16 => <[u8; 16]>::try_from(b)
+            .ok()
+            .map(|a| std::net::Ipv6Addr::from(a).to_string()),
+        _ => None,
+    }
+}
+
+/// Validates the gateway's certificate `end_entity` with the `intermediates` it sent against
+/// our `anchors` at wall-clock time `now`; returns its public key.
+///
+/// Checks: every signature along the path, validity periods (with a clock-skew hint for a
+/// certificate not yet valid), `cA` on every issuer but the anchor, and that the end entity's
+/// key usage (if present) allows digital signatures.
+pub fn validate_chain(
+    end_entity: &Cert,
+    intermediates: &[Cert],
+    anchors: &[Cert],
+    now: SystemTime,
+) -> Result<PublicKey, Error> {
+    let untrusted = |reason: &str| Error::UntrustedCertificate {
+        subject: end_entity.subject(),
+        reason: reason.to_string(),
+    };
+    if anchors.is_empty() {
+        return Err(untrusted(
+            "the profile names no CA certificate to check it with",
+        ));
+    }
+    if let Ok(Some((_, ku))) = end_entity.cert.tbs_certificate.get::<KeyUsage>() {
+        if !ku.digital_signature() && !ku.non_repudiation() {
+            return Err(untrusted("its key usage does not allow signatures"));
+        }
+    }
+    let key = end_entity
+        .public_key()
+        .map_err(|e| untrusted(&format!("its key cannot be used: {e}")))?;
+    let mut current = end_entity;
+    for depth in 0..MAX_DEPTH {
+        current.check_validity(now)?;
+        if anchors.iter().any(|a| a.der == current.der) {
+            return Ok(key);
+        }
+        if let Some(anchor) = anchors.iter().find(|a| current.signed_by(a)) {
+            anchor.check_validity(now)?;
+            return Ok(key);
+        }
+        let next = intermediates
+            .iter()
+            .filter(|c| c.der != current.der)
+            .find(|c| current.signed_by(c));
+        match next {
+            Some(c) if c.is_ca() => current = c,
+            Some(_) => {
+                return Err(untrusted(
+                    "an intermediate certificate in its chain is not a CA certificate",
+                ))
+            }
+            None if depth == 0 => {
+                return Err(untrusted(&format!(
+                    "it was issued by `{}`, which is not one of the profile's CAs",
+                    current.cert.tbs_certificate.issuer
+                )))
+            }
+            None => {
+                return Err(untrusted(&format!(
+                    "its chain ends at `{}`, which is not one of the profile's CAs",
+                    current.subject()
+                )))
+            }
+        }
+    }
+    Err(untrusted("its chain is too long"))
+}
+
+/// An ID_DER_ASN1_DN identity from a distinguished name in text. Both spellings in use are
+/// accepted: RFC 4514 (`CN=vpn.example.net, O=Example, C=CH`, least significant first) and the
+/// X.500/strongSwan order (`C=CH, O=Example, CN=vpn.example.net`), recognized by a leading
+/// `C=` or `DC=`.
+pub fn dn_identity(text: &str) -> Option<Identification> {
+    use std::str::FromStr;
+    let trimmed = text.trim();
+    let upper = trimmed.to_ascii_uppercase();
+    let rfc4514 = if upper.starts_with("C=") || upper.starts_with("DC=") {
+        let parts: Vec<&str> = trimmed.split(',').map(str::trim).collect();
+        parts.into_iter().rev().collect::<Vec<_>>().join(",")
+    } else {
+        trimmed
+            .split(',')
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let name = x509_cert::name::Name::from_str(&rfc4514).ok()?;
+    Some(Identification {
+        id_type: id_type::DER_ASN1_DN,
+        data: name.to_der().ok()?,
+    })
+}
+
+/// Whether two DER-encoded distinguished names are the same, attribute by attribute, ignoring
+/// the string type (PrintableString or UTF8String) that different tools choose.
+pub fn dn_equal(a: &[u8], b: &[u8]) -> bool {
+    match (
+        x509_cert::name::Name::from_der(a),
+        x509_cert::name::Name::from_der(b),
+    ) {
+        (Ok(x), Ok(y)) => names_equal(&x, &y),
+        _ => a == b,
+    }
+}
+
+/// Certificates from a file's contents: PEM (any number of `CERTIFICATE` blocks, in order) or
+/// one DER certificate.
+pub fn certs_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Cert>, Error> {
+    let bad = |detail: String| Error::BadCredential {
+        what: "certificate",
+        detail,
+    };
+    if bytes.first() == Some(&0x30) {
+        return Cert::from_der(bytes).map(|c| vec![c]).map_err(bad);
+    }
+    let mut reader = bytes;
+    let mut out = Vec::new();
+    for item in rustls_pemfile::certs(&mut reader) {
+        let der = item.map_err(|e| bad(format!("bad PEM: {e}")))?;
+        out.push(Cert::from_der(der.as_ref()).map_err(bad)?);
+    }
+    if out.is_empty() {
+        return Err(bad("no certificate found (expected PEM or DER)".into()));
+    }
+    Ok(out)
+}
+
+/// A private key from a file's contents: PEM (PKCS#8, PKCS#1 or SEC1) or DER.
+pub fn private_key_from_pem_or_der(bytes: &[u8]) -> Result<PrivateKey, Error> {
+    if bytes.first() == Some(&0x30) {
+        return PrivateKey::from_der(bytes);
+    }
+    let mut reader = bytes;
+    match rustls_pemfile::private_key(&mut reader) {
+        Ok(Some(k)) => PrivateKey::from_der(k.secret_der()),
+        Ok(None) => Err(Error::BadCredential {
+            what: "private key",
+            detail: "no private key found (expected PEM or DER; encrypted keys and PKCS#12 \
+                     are not supported yet)"
+                .into(),
+        }),
+        Err(e) => Err(Error::BadCredential {
+            what: "private key",
+            detail: format!("bad PEM: {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Fixtures in `testdata/` were made with strongSwan's `pki`: an ECDSA root valid
+    //! 2024–2044, a gateway certificate it issued valid 2025–2035 for `vpn.example.net`,
+    //! `admin@example.net` and `192.0.2.1` (with the gateway's test-only key), and an
+    //! unrelated root.
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const CA: &[u8] = include_bytes!("testdata/ca.der");
+    const GW: &[u8] = include_bytes!("testdata/gw.der");
+    const GW_KEY: &[u8] = include_bytes!("testdata/gw.key");
+    const OTHER: &[u8] = include_bytes!("testdata/other.der");
+
+    fn year(y: u64) -> SystemTime {
+        // Mid-year, far from the validity boundaries.
+        UNIX_EPOCH + Duration::from_secs((y - 1970) * 365 * 86400 + 180 * 86400)
+    }
+
+    fn id(t: &str) -> Identification {
+        Identification::from_text(t)
+    }
+
+    #[test]
+    fn chain_validity_and_trust() {
+        let ca = Cert::from_der(CA).unwrap();
+        let gw = Cert::from_der(GW).unwrap();
+        let other = Cert::from_der(OTHER).unwrap();
+        let key = validate_chain(&gw, &[], std::slice::from_ref(&ca), year(2030)).unwrap();
+        assert!(matches!(key, PublicKey::P256(_)));
+        match validate_chain(&gw, &[], std::slice::from_ref(&ca), year(2024)) {
+            Err(e @ Error::CertificateNotYetValid { .. }) => {
+                assert!(e.to_string().contains("check this computer's clock"), "{e}");
+                assert!(e.to_string().contains("2025-01-01"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            validate_chain(&gw, &[], std::slice::from_ref(&ca), year(2036)),
+            Err(Error::CertificateExpired { .. })
+        ));
+        match validate_chain(&gw, &[], std::slice::from_ref(&other), year(2030)) {
+            Err(e @ Error::UntrustedCertificate { .. }) => {
+                assert!(e.to_string().contains("Test Root"), "{e}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            validate_chain(&gw, &[], &[], year(2030)),
+            Err(Error::UntrustedCertificate { .. })
+        ));
+        // A certificate that claims to be issued by the CA but is not signed by it.
+        let mut forged = GW.to_vec();
+        let n = forged.len();
+        forged[n - 5] ^= 0x55;
+        if let Ok(f) = Cert::from_der(&forged) {
+            assert!(validate_chain(&f, &[], std::slice::from_ref(&ca), year(2030)).is_err());
+        }
+        // An "intermediate" that is not a CA cannot extend the chain.
+        assert!(validate_chain(&other, std::slice::from_ref(&gw), &[ca], year(2030)).is_err());
+    }
+
+    #[test]
+    fn identities_against_the_certificate() {
+        let gw = Cert::from_der(GW).unwrap();
+        assert!(gw.matches_identity(&id("vpn.example.net")));
+        assert!(gw.matches_identity(&id("VPN.Example.NET")));
+        assert!(gw.matches_identity(&id("admin@example.net")));
+        assert!(gw.matches_identity(&id("192.0.2.1")));
+        assert!(gw.matches_identity(&Identification {
+            id_type: id_type::DER_ASN1_DN,
+            data: gw.subject_der(),
+        }));
+        assert!(!gw.matches_identity(&id("vpn.other.example")));
+        assert!(!gw.matches_identity(&id("192.0.2.2")));
+        assert!(!gw.matches_identity(&id("2001:db8::1")));
+        for dn in [
+            "C=CH, O=Strait Test, CN=vpn.example.net",
+            "CN=vpn.example.net,O=Strait Test,C=CH",
+        ] {
+            assert!(gw.matches_identity(&dn_identity(dn).unwrap()), "{dn}");
+        }
+        assert!(!gw.matches_identity(&dn_identity("C=CH, O=Strait Test, CN=other").unwrap()));
+        assert!(dn_identity("not a dn").is_none());
+        assert!(gw.names().contains("vpn.example.net"));
+        assert!(gw.names().contains("192.0.2.1"));
+    }
+
+    #[test]
+    fn sign_and_verify_every_way() {
+        let gw = Cert::from_der(GW).unwrap();
+        let key = private_key_from_pem_or_der(GW_KEY).unwrap();
+        assert!(key.matches(gw.x509()));
+        let public = gw.public_key().unwrap();
+        let mut rng = rand_core::OsRng;
+        let octets = b"signed octets";
+        // RFC 7427 with each hash, and the classic method without SIGNATURE_HASH_ALGORITHMS.
+        for hashes in [
+            Some(&[SigHash::Sha256][..]),
+            Some(&[SigHash::Sha384][..]),
+            Some(&[SigHash::Sha512][..]),
+            None,
+        ] {
+            let (method, data) = key
+                .sign_auth(hashes, RsaPadding::Pkcs1, octets, &mut rng)
+                .unwrap();
+            let ok = if method == auth_method::DIGITAL_SIGNATURE {
+                let (scheme, sig) = split_digital_signature(&data).unwrap();
+                public.verify(scheme, octets, sig) && !public.verify(scheme, b"other", sig)
+            } else {
+                assert_eq!(method, auth_method::ECDSA_SHA256_P256);
+                let scheme = classic_scheme(method).unwrap();
+                public.verify(scheme, octets, &data)
+            };
+            assert!(ok, "{hashes:?}");
+        }
+        // Garbage AUTH data never panics.
+        for bad in [&[][..], &[200, 1, 2], &[2, 0x30, 0x00, 1, 2, 3]] {
+            assert!(split_digital_signature(bad).is_err());
+        }
+        assert!(PrivateKey::from_der(b"\x30\x03\x02\x01\x00").is_err());
+        assert!(certs_from_pem_or_der(b"-----BEGIN NOTHING-----\n").is_err());
+    }
+}

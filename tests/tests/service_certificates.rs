@@ -1,0 +1,176 @@
+//! `straitd` and the `strait` CLI with certificate-authenticated gateways: a profile with
+//! `method = "eap-mschapv2"` (password from `--secret password=FILE`) and one with
+//! `method = "cert"` (private key from `--secret key=FILE`), both trusting the lab CA through
+//! the profile's `ca`, which `strait import` copies into the store.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use strait_interop::pki::{
+    gateway_swanctl, Ca, ClientAuth, IssueOptions, Issued, KeyType, EAP_PASSWORD, EAP_USER,
+};
+use strait_interop::{
+    wait_until, GatewayConfig, Lab, Node, StraitService, Topology, LAN_HOST, LAN_SUBNET, VIP_POOL,
+};
+
+const GATEWAY_ID: &str = "gateway.lab.strait";
+const CLIENT_ID: &str = "client.lab.strait";
+
+fn cli(svc: &StraitService, args: &[&str]) -> std::process::Output {
+    let out = svc.cli(args).unwrap();
+    eprintln!(
+        "$ strait {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A lab whose gateway has an ECDSA certificate from a fresh RSA CA; returns the CA and the
+/// client's certificate.
+fn lab(client: ClientAuth) -> (Lab, Issued, Issued) {
+    let lab = Lab::start(Topology::default(), &GatewayConfig::default()).unwrap();
+    let ca = Ca::new(
+        &lab.dir().join("pki"),
+        "ca",
+        KeyType::Rsa(2048),
+        "C=CH, O=Strait Lab, CN=Strait Lab Root CA",
+    )
+    .unwrap();
+    let opts = |san: &str| IssueOptions {
+        sans: vec![san.into()],
+        ..Default::default()
+    };
+    let gw_cert = ca
+        .issue(
+            "gateway",
+            KeyType::Ecdsa(256),
+            &format!("C=CH, O=Strait Lab, CN={GATEWAY_ID}"),
+            &opts(GATEWAY_ID),
+        )
+        .unwrap();
+    let client_cert = ca
+        .issue(
+            "client",
+            KeyType::Rsa(2048),
+            &format!("C=CH, O=Strait Lab, CN={CLIENT_ID}"),
+            &opts(CLIENT_ID),
+        )
+        .unwrap();
+    let gw = lab.gateway().unwrap();
+    std::fs::copy(
+        &gw_cert.key_der,
+        gw.swanctl_dir().join("private").join("gateway.der"),
+    )
+    .unwrap();
+    gw.load_config(&gateway_swanctl(
+        lab.gateway_addr(),
+        &gw_cert.cert_pem,
+        GATEWAY_ID,
+        &ca.issued.cert_pem,
+        client,
+        CLIENT_ID,
+        LAN_SUBNET,
+        VIP_POOL,
+        LAN_HOST,
+    ))
+    .unwrap();
+    (lab, ca.issued, client_cert)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn profile(lab: &Lab, id: &str, auth: &str) -> String {
+    write(
+        lab.dir(),
+        &format!("{id}.toml"),
+        &format!(
+            "name = \"Cert lab\"\ngateway = \"198.18.1.1\"\nversion = \"ikev2\"\n\n[auth]\n\
+             {auth}remote_id = \"{GATEWAY_ID}\"\nca = [\"pki/ca.pem\"]\n"
+        ),
+    )
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn eap_mschapv2_profile_connects_and_wrong_password_is_explained() {
+    let (lab, _ca, _) = lab(ClientAuth::Eap);
+    let svc = StraitService::start(&lab).unwrap();
+    let p = profile(
+        &lab,
+        "eap",
+        &format!("method = \"eap-mschapv2\"\nusername = \"{EAP_USER}\"\n"),
+    );
+    assert!(cli(&svc, &["import", &p]).status.success());
+
+    let wrong = write(lab.dir(), "wrong", "not the password\n");
+    let out = cli(
+        &svc,
+        &["connect", "eap", "--secret", &format!("password={wrong}")],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("wrong username or password"), "{text}");
+    assert!(
+        !text.contains("not the password"),
+        "the password leaked: {text}"
+    );
+
+    let right = write(lab.dir(), "right", &format!("{EAP_PASSWORD}\n"));
+    let out = cli(
+        &svc,
+        &["connect", "eap", "--secret", &format!("password={right}")],
+    );
+    assert!(
+        out.status.success(),
+        "connect failed; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.ping(Node::Client, LAN_HOST)),
+        "no ping through the tunnel; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(cli(&svc, &["disconnect", "eap"]).status.success());
+    assert!(
+        !svc.handle.output().contains(EAP_PASSWORD),
+        "the password is in the service log"
+    );
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn certificate_profile_connects() {
+    let (lab, _ca, client) = lab(ClientAuth::Certificate);
+    let svc = StraitService::start(&lab).unwrap();
+    std::fs::copy(&client.cert_pem, lab.dir().join("client.pem")).unwrap();
+    let p = profile(
+        &lab,
+        "cert",
+        &format!("method = \"cert\"\nlocal_id = \"{CLIENT_ID}\"\ncertificate = \"client.pem\"\n"),
+    );
+    assert!(cli(&svc, &["import", &p]).status.success());
+    let key = client.key_pem.display().to_string();
+    let out = cli(
+        &svc,
+        &["connect", "cert", "--secret", &format!("key={key}")],
+    );
+    assert!(
+        out.status.success(),
+        "connect failed; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.ping(Node::Client, LAN_HOST)),
+        "no ping through the tunnel; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(cli(&svc, &["disconnect", "cert"]).status.success());
+}

@@ -1,0 +1,136 @@
+// The app's commands and events (src-tauri/src/commands.rs, service.rs), typed.
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { open } from "@tauri-apps/plugin-dialog";
+
+export type ConnState =
+  | "disconnected"
+  | "connecting"
+  | "connected"
+  | "reconnecting"
+  | "disconnecting"
+  | "error";
+
+export type ServiceState =
+  | { kind: "unknown" }
+  | { kind: "running"; version: string }
+  | { kind: "unreachable"; message: string; socket: string };
+
+export interface Profile {
+  id: string;
+  name: string;
+  gateway: string;
+  version: string;
+  method: string;
+  managed: boolean;
+  needs: SecretKind[];
+  stored: SecretKind[];
+}
+
+export type SecretKind = "psk" | "password" | "key";
+
+export interface Counters {
+  bytes_out: number;
+  bytes_in: number;
+  packets_out: number;
+  packets_in: number;
+  replay_drops: number;
+  auth_failures: number;
+}
+
+export interface ConnectionStatus {
+  profile: string;
+  state: ConnState;
+  gateway: string;
+  gateway_address: string | null;
+  virtual_ips: string[];
+  dns: string[];
+  dns_domains: string[];
+  routes: string[];
+  ike_algorithms: string | null;
+  esp_algorithms: string | null;
+  ike_spis: string | null;
+  esp_spis: [string, string] | null;
+  nat: boolean;
+  counters: Counters;
+  uptime_secs: number | null;
+  reason: string | null;
+}
+
+export interface Snapshot {
+  service: ServiceState;
+  profiles: Profile[];
+  connections: ConnectionStatus[];
+}
+
+export interface LogLine {
+  time_ms: number;
+  level: string;
+  profile: string | null;
+  message: string;
+}
+
+export interface UiError {
+  kind: "service_down" | "missing_secret" | "service" | "import" | "keychain";
+  message: string;
+  detail: string | null;
+  secret: [string, SecretKind] | null;
+}
+
+export interface Imported {
+  id: string;
+  replaced: boolean;
+  warnings: string[];
+}
+
+export const EVENTS = {
+  snapshot: "strait://snapshot",
+  log: "strait://log",
+  error: "strait://error",
+  imported: "strait://imported",
+} as const;
+
+/** Turns whatever a rejected command carries into a UiError. */
+export function asUiError(e: unknown): UiError {
+  if (e && typeof e === "object" && "message" in e && "kind" in e) {
+    return e as UiError;
+  }
+  return { kind: "service", message: String(e), detail: null, secret: null };
+}
+
+export const api = {
+  snapshot: () => invoke<Snapshot>("snapshot"),
+  logs: () => invoke<LogLine[]>("logs"),
+  importProfile: (path: string) => invoke<Imported>("import_profile", { path }),
+  removeProfile: (profile: string) => invoke<void>("remove_profile", { profile }),
+  setSecret: (profile: string, kind: SecretKind, value: string) =>
+    invoke<void>("set_secret", { profile, kind, value }),
+  forgetSecret: (profile: string, kind: SecretKind) =>
+    invoke<void>("forget_secret", { profile, kind }),
+  connect: (profile: string) => invoke<void>("connect", { profile }),
+  disconnect: (profile: string) => invoke<void>("disconnect", { profile }),
+  /** The open-file dialog, filtered to the formats the service imports. */
+  chooseProfileFile: async (): Promise<string | null> => {
+    const chosen = await open({
+      multiple: false,
+      directory: false,
+      title: "Import a VPN profile",
+      filters: [
+        {
+          name: "VPN profiles",
+          extensions: ["toml", "mobileconfig", "sswan", "conf", "nmconnection"],
+        },
+        { name: "All files", extensions: ["*"] },
+      ],
+    });
+    return typeof chosen === "string" ? chosen : null;
+  },
+  onSnapshot: (f: (s: Snapshot) => void): Promise<UnlistenFn> =>
+    listen<Snapshot>(EVENTS.snapshot, (e) => f(e.payload)),
+  onLog: (f: (l: LogLine) => void): Promise<UnlistenFn> =>
+    listen<LogLine>(EVENTS.log, (e) => f(e.payload)),
+  onError: (f: (e: UiError) => void): Promise<UnlistenFn> =>
+    listen<UiError>(EVENTS.error, (e) => f(e.payload)),
+  onImported: (f: (i: Imported) => void): Promise<UnlistenFn> =>
+    listen<Imported>(EVENTS.imported, (e) => f(e.payload)),
+};

@@ -1,0 +1,277 @@
+// The window against a mocked Tauri IPC: what it shows for each state the Rust side reports,
+// and which commands its buttons call.
+import { emit } from "@tauri-apps/api/event";
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+import type { ConnectionStatus, Snapshot } from "./api";
+import { StraitApp } from "./app";
+import { bytes, duration } from "./format";
+
+const profile = {
+  id: "acme-hq",
+  name: "Acme HQ",
+  gateway: "vpn.acme.example",
+  version: "ikev2",
+  method: "psk",
+  managed: false,
+  needs: ["psk"],
+  stored: [],
+} satisfies Snapshot["profiles"][number];
+
+function running(overrides: Partial<Snapshot> = {}): Snapshot {
+  return {
+    service: { kind: "running", version: "0.1.0" },
+    profiles: [profile],
+    connections: [],
+    ...overrides,
+  };
+}
+
+function connected(): ConnectionStatus {
+  return {
+    profile: "acme-hq",
+    state: "connected",
+    gateway: "vpn.acme.example",
+    gateway_address: "192.0.2.1",
+    virtual_ips: ["10.99.0.1"],
+    dns: [],
+    dns_domains: [],
+    routes: ["10.1.0.0/16"],
+    ike_algorithms: "AES-256-GCM/PRF-HMAC-SHA-256/ECP-256",
+    esp_algorithms: "AES-256-GCM",
+    ike_spis: null,
+    esp_spis: null,
+    nat: false,
+    counters: {
+      bytes_out: 2048,
+      bytes_in: 4096,
+      packets_out: 2,
+      packets_in: 4,
+      replay_drops: 0,
+      auth_failures: 0,
+    },
+    uptime_secs: 75,
+    reason: null,
+  };
+}
+
+type Call = { cmd: string; args: Record<string, unknown> };
+
+let calls: Call[];
+let snapshot: Snapshot;
+let reject: Record<string, unknown>;
+
+async function mount(): Promise<HTMLElement> {
+  const root = document.createElement("div");
+  document.body.replaceChildren(root);
+  await new StraitApp(root).start();
+  return root;
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+beforeEach(() => {
+  calls = [];
+  snapshot = running();
+  reject = {};
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
+      if (cmd in reject) throw reject[cmd];
+      switch (cmd) {
+        case "snapshot":
+          return snapshot;
+        case "logs":
+          return [{ time_ms: 0, level: "info", profile: "acme-hq", message: "hello from the log" }];
+        case "plugin:dialog|open":
+          return "/home/alice/acme-hq.toml";
+        case "import_profile":
+          return { id: "acme-hq", replaced: false, warnings: [] };
+        default:
+          return null;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+});
+
+afterEach(() => clearMocks());
+
+describe("the service", () => {
+  it("says plainly when the service is not running, and disables connecting", async () => {
+    snapshot = running({
+      service: {
+        kind: "unreachable",
+        message: "The Strait service is not running. Start it with `sudo systemctl start straitd`.",
+        socket: "/run/strait/straitd.sock",
+      },
+    });
+    const root = await mount();
+    expect(root.querySelector("#service-down")?.textContent).toBe(
+      "The Strait service is not running",
+    );
+    expect(root.querySelector("#service")?.textContent).toContain("systemctl start straitd");
+    expect(root.querySelector<HTMLButtonElement>("#connect")?.disabled).toBe(true);
+  });
+
+  it("follows snapshot events: down, then running again", async () => {
+    const root = await mount();
+    expect(root.querySelector("#service-down")).toBeNull();
+    await emit("strait://snapshot", running({
+      service: { kind: "unreachable", message: "gone", socket: "/s" },
+    }));
+    expect(root.querySelector("#service-down")).not.toBeNull();
+    await emit("strait://snapshot", running());
+    expect(root.querySelector("#service-down")).toBeNull();
+  });
+});
+
+describe("profiles", () => {
+  it("lists profiles with their state and details", async () => {
+    const root = await mount();
+    const item = root.querySelector(".profile[data-id='acme-hq']");
+    expect(item?.textContent).toContain("Acme HQ");
+    expect(item?.textContent).toContain("Disconnected");
+    expect(root.querySelector("#detail")?.textContent).toContain("vpn.acme.example");
+    expect(root.querySelector("#detail")?.textContent).toContain("IKEv2");
+  });
+
+  it("invites an import when there is none", async () => {
+    snapshot = running({ profiles: [] });
+    const root = await mount();
+    expect(root.querySelector("#profiles")?.textContent).toContain("import one");
+  });
+
+  it("imports the file chosen in the dialog", async () => {
+    const root = await mount();
+    root.querySelector<HTMLButtonElement>("#import")?.click();
+    await tick();
+    await tick();
+    expect(calls.map((c) => c.cmd)).toContain("plugin:dialog|open");
+    const imp = calls.find((c) => c.cmd === "import_profile");
+    expect(imp?.args).toEqual({ path: "/home/alice/acme-hq.toml" });
+    expect(root.querySelector("#notice")?.textContent).toContain("Imported “Acme HQ”");
+  });
+
+  it("shows an import failure in plain words with the detail folded away", async () => {
+    reject.import_profile = {
+      kind: "service",
+      message: "line 3: unknown key `gatway`: did you mean `gateway`?",
+      detail: "InvalidProfile",
+      secret: null,
+    };
+    const root = await mount();
+    root.querySelector<HTMLButtonElement>("#import")?.click();
+    await tick();
+    await tick();
+    const error = root.querySelector("#error");
+    expect(error?.querySelector(".message")?.textContent).toContain("unknown key `gatway`");
+    expect(error?.querySelector("details summary")?.textContent).toBe("Technical detail");
+    expect(error?.querySelector("details")?.hasAttribute("open")).toBe(false);
+  });
+});
+
+describe("secrets", () => {
+  it("stores the PSK in the keychain and never shows it again", async () => {
+    const root = await mount();
+    const input = root.querySelector<HTMLInputElement>("#secret-psk");
+    expect(input?.type).toBe("password");
+    input!.value = "correct horse";
+    root.querySelector<HTMLFormElement>("form.secret")?.requestSubmit();
+    await tick();
+    expect(calls.find((c) => c.cmd === "set_secret")?.args).toEqual({
+      profile: "acme-hq",
+      kind: "psk",
+      value: "correct horse",
+    });
+    expect(root.querySelector<HTMLInputElement>("#secret-psk")?.value).toBe("");
+    expect(root.textContent).not.toContain("correct horse");
+    expect(root.querySelector("#notice")?.textContent).toContain("saved in your keychain");
+  });
+
+  it("says when a secret is stored", async () => {
+    snapshot = running({ profiles: [{ ...profile, stored: ["psk"] }] });
+    const root = await mount();
+    expect(root.querySelector("#secret-psk-state")?.textContent).toContain("Stored in your keychain");
+  });
+});
+
+describe("connecting", () => {
+  it("connect and disconnect call the service with the profile id", async () => {
+    const root = await mount();
+    root.querySelector<HTMLButtonElement>("#connect")?.click();
+    await tick();
+    expect(calls.find((c) => c.cmd === "connect")?.args).toEqual({ profile: "acme-hq" });
+
+    await emit("strait://snapshot", running({ connections: [connected()] }));
+    expect(root.querySelector("#state")?.textContent).toBe("Connected");
+    expect(root.querySelector("#virtual-ip")?.textContent).toBe("10.99.0.1");
+    expect(root.querySelector("#sent")?.textContent).toBe("2.0 KiB in 2 packets");
+    expect(root.querySelector("#uptime")?.textContent).toBe("1 min 15 s");
+    expect(root.querySelector<HTMLButtonElement>("#connect")?.disabled).toBe(true);
+
+    root.querySelector<HTMLButtonElement>("#disconnect")?.click();
+    await tick();
+    expect(calls.find((c) => c.cmd === "disconnect")?.args).toEqual({ profile: "acme-hq" });
+  });
+
+  it("shows why a connection failed", async () => {
+    reject.connect = {
+      kind: "service",
+      message: "The gateway rejected our pre-shared key: check it with your IT department.",
+      detail: "AUTHENTICATION_FAILED",
+      secret: null,
+    };
+    const root = await mount();
+    root.querySelector<HTMLButtonElement>("#connect")?.click();
+    await tick();
+    await tick();
+    expect(root.querySelector("#error .message")?.textContent).toContain("rejected our pre-shared key");
+    await emit("strait://snapshot", running({
+      connections: [{ ...connected(), state: "error", reason: "The gateway rejected our pre-shared key." }],
+    }));
+    expect(root.querySelector("#state")?.textContent).toBe("Failed");
+    expect(root.querySelector("#reason")?.textContent).toContain("rejected");
+  });
+
+  it("keeps typed text while counters update", async () => {
+    snapshot = running({ connections: [connected()] });
+    const root = await mount();
+    const input = root.querySelector<HTMLInputElement>("#secret-psk")!;
+    input.value = "half typ";
+    const next = connected();
+    next.counters.bytes_in = 999999;
+    await emit("strait://snapshot", running({ connections: [next] }));
+    expect(root.querySelector<HTMLInputElement>("#secret-psk")?.value).toBe("half typ");
+    expect(root.querySelector("#received")?.textContent).toContain("977 KiB");
+  });
+
+  it("appends log lines from events", async () => {
+    const root = await mount();
+    expect(root.querySelector("#log")?.textContent).toContain("hello from the log");
+    await emit("strait://log", { time_ms: 1, level: "warn", profile: null, message: "second line" });
+    expect(root.querySelector("#log")?.textContent).toContain("second line");
+  });
+
+  it("shows errors from the tray", async () => {
+    const root = await mount();
+    await emit("strait://error", {
+      kind: "missing_secret",
+      message: "Enter the pre-shared key of “Acme HQ” first",
+      detail: null,
+      secret: ["acme-hq", "psk"],
+    });
+    expect(root.querySelector("#error")?.textContent).toContain("Enter the pre-shared key");
+  });
+});
+
+describe("format", () => {
+  it("formats bytes and durations", () => {
+    expect(bytes(0)).toBe("0 B");
+    expect(bytes(1536)).toBe("1.5 KiB");
+    expect(bytes(5 * 1024 * 1024 * 1024)).toBe("5.0 GiB");
+    expect(duration(5)).toBe("5 s");
+    expect(duration(3725)).toBe("1 h 2 min");
+  });
+});

@@ -1,0 +1,502 @@
+// The main window: profile list, details, secret entry, live status, log.
+//
+// State comes from the Rust side as whole snapshots (on start, then on every change); the
+// view re-renders from the snapshot, rebuilding the profile list only when what it shows
+// changed, so keyboard focus and typed text survive the counter updates.
+import {
+  api,
+  asUiError,
+  type ConnectionStatus,
+  type LogLine,
+  type Profile,
+  type SecretKind,
+  type Snapshot,
+  type UiError,
+} from "./api";
+import {
+  bytes,
+  duration,
+  METHOD_LABEL,
+  SECRET_LABEL,
+  STATE_LABEL,
+  VERSION_LABEL,
+} from "./format";
+
+type Attrs = Record<string, string | boolean | undefined>;
+
+/** A tiny element builder: text goes in as text, never as HTML. */
+export function h(
+  tag: string,
+  attrs: Attrs = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (k === "class") el.className = String(v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return el;
+}
+
+const LOG_LIMIT = 500;
+
+export class StraitApp {
+  snapshot: Snapshot = { service: { kind: "unknown" }, profiles: [], connections: [] };
+  selected: string | null = null;
+  logs: LogLine[] = [];
+  error: UiError | null = null;
+  notice: string | null = null;
+  busy = new Set<string>();
+
+  private root: HTMLElement;
+  private listKey = "";
+  private detailKey = "";
+  private els: Record<string, HTMLElement> = {};
+
+  constructor(root: HTMLElement) {
+    this.root = root;
+  }
+
+  /** Builds the static frame, subscribes to events and loads the first snapshot. */
+  async start(): Promise<void> {
+    this.frame();
+    await Promise.all([
+      api.onSnapshot((s) => this.setSnapshot(s)),
+      api.onLog((l) => this.addLog(l)),
+      api.onError((e) => this.showError(e)),
+      api.onImported((i) => this.imported(i.id, i.warnings)),
+    ]);
+    const [snapshot, logs] = await Promise.all([api.snapshot(), api.logs()]);
+    this.logs = logs.slice(-LOG_LIMIT);
+    this.setSnapshot(snapshot);
+  }
+
+  setSnapshot(s: Snapshot): void {
+    this.snapshot = s;
+    if (!this.selected || !s.profiles.some((p) => p.id === this.selected)) {
+      this.selected = s.connections[0]?.profile ?? s.profiles[0]?.id ?? null;
+    }
+    this.render();
+  }
+
+  addLog(line: LogLine): void {
+    this.logs.push(line);
+    if (this.logs.length > LOG_LIMIT) this.logs.shift();
+    this.renderLog();
+  }
+
+  showError(e: UiError | null): void {
+    this.error = e;
+    if (e) this.notice = null;
+    this.renderMessages();
+  }
+
+  private profile(id: string | null): Profile | undefined {
+    return this.snapshot.profiles.find((p) => p.id === id);
+  }
+
+  private connection(id: string | null): ConnectionStatus | undefined {
+    return this.snapshot.connections.find((c) => c.profile === id);
+  }
+
+  // ---- actions -------------------------------------------------------------------------
+
+  private async run(key: string, f: () => Promise<void>): Promise<void> {
+    this.busy.add(key);
+    this.render();
+    try {
+      await f();
+    } catch (e) {
+      this.showError(asUiError(e));
+    } finally {
+      this.busy.delete(key);
+      this.render();
+    }
+  }
+
+  async importFile(): Promise<void> {
+    const path = await api.chooseProfileFile().catch(() => null);
+    if (!path) return;
+    await this.run("import", async () => {
+      const imported = await api.importProfile(path);
+      this.imported(imported.id, imported.warnings);
+    });
+  }
+
+  private imported(id: string, warnings: string[]): void {
+    this.selected = id;
+    this.error = null;
+    this.notice =
+      `Imported “${this.profile(id)?.name ?? id}”.` +
+      (warnings.length ? ` Warnings: ${warnings.join(" ")}` : "");
+    this.render();
+  }
+
+  async connect(id: string): Promise<void> {
+    this.showError(null);
+    await this.run(`connect:${id}`, () => api.connect(id));
+  }
+
+  async disconnect(id: string): Promise<void> {
+    this.showError(null);
+    await this.run(`disconnect:${id}`, () => api.disconnect(id));
+  }
+
+  async saveSecret(id: string, kind: SecretKind, input: HTMLInputElement): Promise<void> {
+    const value = input.value;
+    if (!value) return;
+    await this.run(`secret:${id}`, async () => {
+      await api.setSecret(id, kind, value);
+      // Never shown again: the field is cleared as soon as the keychain has it.
+      input.value = "";
+      this.error = null;
+      this.notice = `${SECRET_LABEL[kind]} saved in your keychain.`;
+      this.detailKey = "";
+    });
+  }
+
+  async forgetSecret(id: string, kind: SecretKind): Promise<void> {
+    await this.run(`secret:${id}`, async () => {
+      await api.forgetSecret(id, kind);
+      this.detailKey = "";
+    });
+  }
+
+  // ---- rendering -----------------------------------------------------------------------
+
+  private frame(): void {
+    const importButton = h("button", { id: "import", type: "button" }, "Import profile…");
+    importButton.addEventListener("click", () => void this.importFile());
+    this.els.service = h("div", { id: "service", role: "status", "aria-live": "polite" });
+    this.els.messages = h("div", { id: "messages", "aria-live": "assertive" });
+    this.els.list = h("ul", { id: "profiles", class: "profiles" });
+    this.els.detail = h("section", { id: "detail", "aria-labelledby": "detail-title" });
+    this.els.log = h("pre", { id: "log", tabindex: "0" });
+    this.root.replaceChildren(
+      h(
+        "header",
+        { class: "top" },
+        h("h1", {}, "Strait"),
+        h("span", { id: "version", class: "muted" }),
+        importButton,
+      ),
+      this.els.service,
+      this.els.messages,
+      h(
+        "main",
+        { class: "layout" },
+        h(
+          "nav",
+          { "aria-label": "Profiles" },
+          h("h2", { class: "sr-only" }, "Profiles"),
+          this.els.list,
+          h("p", { class: "hint muted" }, "Drop a profile file on this window to import it."),
+        ),
+        h(
+          "div",
+          { class: "pane" },
+          this.els.detail,
+          h(
+            "details",
+            { class: "log", id: "log-details" },
+            h("summary", {}, "Connection log"),
+            this.els.log,
+          ),
+        ),
+      ),
+    );
+  }
+
+  render(): void {
+    if (!this.els.list) return;
+    this.renderService();
+    this.renderMessages();
+    this.renderList();
+    this.renderDetail();
+    this.renderLog();
+  }
+
+  private renderService(): void {
+    const s = this.snapshot.service;
+    const version = this.root.querySelector("#version");
+    if (version) version.textContent = s.kind === "running" ? `service ${s.version}` : "";
+    if (s.kind === "unreachable") {
+      this.els.service.className = "banner down";
+      this.els.service.replaceChildren(
+        h("h2", { id: "service-down" }, "The Strait service is not running"),
+        h("p", {}, s.message),
+        h("p", { class: "muted" }, `Looked for it at ${s.socket}. Strait keeps trying.`),
+      );
+    } else if (s.kind === "unknown") {
+      this.els.service.className = "banner muted";
+      this.els.service.replaceChildren("Looking for the Strait service…");
+    } else {
+      this.els.service.className = "";
+      this.els.service.replaceChildren();
+    }
+  }
+
+  private renderMessages(): void {
+    const children: HTMLElement[] = [];
+    if (this.error) {
+      const e = this.error;
+      children.push(
+        h(
+          "div",
+          { class: "banner error", role: "alert", id: "error" },
+          h("p", { class: "message" }, e.message),
+          e.detail
+            ? h("details", {}, h("summary", {}, "Technical detail"), h("pre", {}, e.detail))
+            : null,
+        ),
+      );
+    }
+    if (this.notice) {
+      children.push(h("div", { class: "banner notice", id: "notice" }, this.notice));
+    }
+    this.els.messages.replaceChildren(...children);
+  }
+
+  private renderList(): void {
+    const { profiles } = this.snapshot;
+    const down = this.snapshot.service.kind !== "running";
+    const key = JSON.stringify([
+      this.selected,
+      down,
+      profiles.map((p) => [p.id, p.name, this.connection(p.id)?.state ?? "disconnected"]),
+    ]);
+    if (key === this.listKey) return;
+    this.listKey = key;
+    const focused = document.activeElement?.getAttribute("data-id");
+    if (profiles.length === 0) {
+      this.els.list.replaceChildren(
+        h(
+          "li",
+          { class: "empty muted" },
+          down ? "No profiles to show." : "No profiles yet: import one to start.",
+        ),
+      );
+      return;
+    }
+    this.els.list.replaceChildren(
+      ...profiles.map((p) => {
+        const state = this.connection(p.id)?.state ?? "disconnected";
+        const button = h(
+          "button",
+          {
+            type: "button",
+            class: "profile",
+            "data-id": p.id,
+            "aria-current": p.id === this.selected ? "true" : undefined,
+          },
+          h("span", { class: "name" }, p.name),
+          h("span", { class: `badge ${state}` }, STATE_LABEL[state]),
+        );
+        button.addEventListener("click", () => {
+          this.selected = p.id;
+          this.render();
+        });
+        return h("li", {}, button);
+      }),
+    );
+    if (focused) {
+      (this.els.list.querySelector(`[data-id="${CSS.escape(focused)}"]`) as HTMLElement | null)?.focus();
+    }
+  }
+
+  private renderDetail(): void {
+    const p = this.profile(this.selected);
+    if (!p) {
+      this.detailKey = "";
+      this.els.detail.replaceChildren(
+        h("h2", { id: "detail-title" }, "No profile selected"),
+        h(
+          "p",
+          { class: "muted" },
+          "Import the profile file your IT department gave you (.toml, .mobileconfig, .sswan, swanctl.conf, .nmconnection).",
+        ),
+      );
+      return;
+    }
+    const c = this.connection(p.id);
+    const state = c?.state ?? "disconnected";
+    const down = this.snapshot.service.kind !== "running";
+    const busy = [...this.busy].some((k) => k.endsWith(`:${p.id}`));
+    const key = JSON.stringify([p, state, down, busy, c?.reason]);
+    if (key !== this.detailKey) {
+      this.detailKey = key;
+      this.buildDetail(p, state, down, busy, c);
+    }
+    this.updateStatus(c);
+  }
+
+  private buildDetail(
+    p: Profile,
+    state: ConnectionStatus["state"],
+    down: boolean,
+    busy: boolean,
+    c: ConnectionStatus | undefined,
+  ): void {
+    const active = state !== "disconnected" && state !== "error";
+    const missing = p.needs.filter((k) => !p.stored.includes(k));
+    const connect = h(
+      "button",
+      { id: "connect", type: "button", class: "primary", disabled: down || active || busy },
+      busy && !active ? "Connecting…" : "Connect",
+    );
+    connect.addEventListener("click", () => void this.connect(p.id));
+    const disconnect = h(
+      "button",
+      { id: "disconnect", type: "button", disabled: down || !active },
+      "Disconnect",
+    );
+    disconnect.addEventListener("click", () => void this.disconnect(p.id));
+
+    const secrets = p.needs
+      .filter((k) => k !== "key")
+      .map((kind) => this.secretForm(p, kind));
+    const keyNote = p.needs.includes("key")
+      ? h(
+          "p",
+          { class: "muted" },
+          p.stored.includes("key")
+            ? "The private key is in your keychain."
+            : "Store the certificate's private key with `strait secret set " +
+                p.id +
+                " key --from-file FILE`.",
+        )
+      : null;
+
+    this.els.detail.replaceChildren(
+      ...compact([
+      h("h2", { id: "detail-title" }, p.name),
+      h(
+        "p",
+        { id: "state", class: `state ${state}`, role: "status" },
+        STATE_LABEL[state],
+      ),
+      state === "error" || state === "reconnecting"
+        ? h("p", { id: "reason", class: "reason" }, c?.reason ?? "")
+        : null,
+      h(
+        "div",
+        { class: "actions" },
+        connect,
+        disconnect,
+        missing.length && !active
+          ? h(
+              "span",
+              { class: "muted" },
+              `Enter the ${missing.map((k) => SECRET_LABEL[k].toLowerCase()).join(" and ")} below first.`,
+            )
+          : null,
+      ),
+      h("section", { id: "status", "aria-label": "Connection status" }),
+      h("h3", {}, "Profile"),
+      h(
+        "dl",
+        { class: "facts" },
+        ...fact("Gateway", p.gateway),
+        ...fact("Protocol", VERSION_LABEL[p.version] ?? p.version),
+        ...fact("Sign-in", METHOD_LABEL[p.method] ?? p.method),
+        ...fact("Managed by IT", p.managed ? "yes" : "no"),
+        ...fact("Profile id", p.id),
+      ),
+      ...secrets,
+      keyNote,
+      ]),
+    );
+  }
+
+  private secretForm(p: Profile, kind: SecretKind): HTMLElement {
+    const stored = p.stored.includes(kind);
+    const inputId = `secret-${kind}`;
+    const input = h("input", {
+      id: inputId,
+      type: "password",
+      autocomplete: "off",
+      spellcheck: "false",
+      placeholder: stored ? "Stored — type to replace" : "",
+    }) as HTMLInputElement;
+    const form = h(
+      "form",
+      { class: "secret", "data-kind": kind },
+      h("label", { for: inputId }, SECRET_LABEL[kind]),
+      h(
+        "div",
+        { class: "row" },
+        input,
+        h("button", { type: "submit", id: `save-${kind}` }, "Save in keychain"),
+        stored ? h("button", { type: "button", class: "forget" }, "Forget") : null,
+      ),
+      h(
+        "p",
+        { class: "muted", id: `secret-${kind}-state` },
+        stored
+          ? `Stored in your keychain. It is never shown again.`
+          : `Not stored yet. It is kept in your keychain, never in the profile.`,
+      ),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void this.saveSecret(p.id, kind, input);
+    });
+    form.querySelector(".forget")?.addEventListener("click", () => void this.forgetSecret(p.id, kind));
+    return form;
+  }
+
+  private updateStatus(c: ConnectionStatus | undefined): void {
+    const el = this.els.detail.querySelector("#status");
+    if (!el) return;
+    if (!c || c.state === "disconnected") {
+      el.replaceChildren();
+      return;
+    }
+    el.replaceChildren(
+      h("h3", {}, "Connection"),
+      h(
+        "dl",
+        { class: "facts" },
+        ...fact("Virtual IP", c.virtual_ips.join(", ") || "—", "virtual-ip"),
+        ...fact("Gateway address", c.gateway_address ?? "—"),
+        ...fact("Routes", c.routes.join(", ") || "—"),
+        ...fact("DNS", [...c.dns, ...c.dns_domains].join(", ") || "—"),
+        ...fact("IKE", c.ike_algorithms ?? "—"),
+        ...fact("ESP", c.esp_algorithms ?? "—"),
+        ...fact("NAT", c.nat ? "detected (UDP 4500)" : "no"),
+        ...fact(
+          "Sent",
+          `${bytes(c.counters.bytes_out)} in ${c.counters.packets_out} packets`,
+          "sent",
+        ),
+        ...fact(
+          "Received",
+          `${bytes(c.counters.bytes_in)} in ${c.counters.packets_in} packets`,
+          "received",
+        ),
+        ...fact("Up for", c.uptime_secs === null ? "—" : duration(c.uptime_secs), "uptime"),
+      ),
+    );
+  }
+
+  private renderLog(): void {
+    const lines = this.logs.map((l) => {
+      const t = new Date(l.time_ms).toLocaleTimeString();
+      return `${t} ${l.level.padEnd(5)} ${l.profile ? `[${l.profile}] ` : ""}${l.message}`;
+    });
+    this.els.log.textContent = lines.join("\n") || "Nothing logged yet.";
+  }
+}
+
+function compact(items: (Node | string | null)[]): (Node | string)[] {
+  return items.filter((x): x is Node | string => x !== null);
+}
+
+function fact(label: string, value: string, id?: string): HTMLElement[] {
+  return [h("dt", {}, label), h("dd", { id }, value)];
+}
