@@ -1,7 +1,8 @@
 //! `straitd` and the `strait` CLI with certificate-authenticated gateways: a profile with
 //! `method = "eap-mschapv2"` (password from `--secret password=FILE`) and one with
 //! `method = "cert"` (private key from `--secret key=FILE`), both trusting the lab CA through
-//! the profile's `ca`, which `strait import` copies into the store.
+//! the profile's `ca`, which `strait import` copies into the store. The certificate and its key
+//! may also come as a PKCS#12 file (made with `openssl pkcs12 -export`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -173,4 +174,78 @@ fn certificate_profile_connects() {
         svc.handle.output()
     );
     assert!(cli(&svc, &["disconnect", "cert"]).status.success());
+}
+
+/// `openssl pkcs12 -export` of the client's key and certificate with the lab CA, under
+/// `password` (empty: none).
+fn pkcs12(dir: &Path, name: &str, client: &Issued, ca: &Issued, password: &str) -> String {
+    let out = dir.join(name);
+    let status = std::process::Command::new("openssl")
+        .arg("pkcs12")
+        .arg("-export")
+        .arg("-inkey")
+        .arg(&client.key_pem)
+        .arg("-in")
+        .arg(&client.cert_pem)
+        .arg("-certfile")
+        .arg(&ca.cert_pem)
+        .arg("-out")
+        .arg(&out)
+        .arg("-passout")
+        .arg(format!("pass:{password}"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl pkcs12 -export failed");
+    out.display().to_string()
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn pkcs12_and_der_keys_connect_and_password_protected_pkcs12_is_explained() {
+    let (lab, ca, client) = lab(ClientAuth::Certificate);
+    let svc = StraitService::start(&lab).unwrap();
+    // The profile's certificate is the PKCS#12 file too: the chain comes from it, in whatever
+    // order it lists the client's certificate and the CA.
+    let p12 = pkcs12(lab.dir(), "client.p12", &client, &ca, "");
+    let p = profile(
+        &lab,
+        "p12",
+        &format!("method = \"cert\"\nlocal_id = \"{CLIENT_ID}\"\ncertificate = \"client.p12\"\n"),
+    );
+    assert!(cli(&svc, &["import", &p]).status.success());
+
+    let locked = pkcs12(lab.dir(), "locked.p12", &client, &ca, "hunter2");
+    let out = cli(
+        &svc,
+        &["connect", "p12", "--secret", &format!("key={locked}")],
+    );
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("this PKCS#12 file is protected by a password; export the key without a password or as PEM"),
+        "{text}"
+    );
+
+    let out = cli(&svc, &["connect", "p12", "--secret", &format!("key={p12}")]);
+    assert!(
+        out.status.success(),
+        "connect failed; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.ping(Node::Client, LAN_HOST)),
+        "no ping through the tunnel; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(cli(&svc, &["disconnect", "p12"]).status.success());
+
+    // The key alone as DER (binary, so base64 over IPC), with the chain still from the PKCS#12.
+    let der = client.key_der.display().to_string();
+    let out = cli(&svc, &["connect", "p12", "--secret", &format!("key={der}")]);
+    assert!(
+        out.status.success(),
+        "connect with a DER key failed; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(cli(&svc, &["disconnect", "p12"]).status.success());
 }

@@ -21,7 +21,7 @@ pub enum Kind {
     Psk,
     /// Password (EAP-MSCHAPv2, XAuth).
     Password,
-    /// Private key of the profile's certificate (PEM, or PKCS#12 stored as base64).
+    /// Private key of the profile's certificate (PEM; DER or PKCS#12 stored as base64).
     Key,
 }
 
@@ -79,10 +79,15 @@ pub fn parse_secret_arg(s: &str) -> Result<(Kind, PathBuf), String> {
     Ok((kind, PathBuf::from(file)))
 }
 
-/// Turns raw bytes into secret text: trailing newlines are trimmed; a key that is not text
-/// (PKCS#12) is base64-encoded, as the IPC protocol expects.
+/// Turns raw bytes into secret text: trailing newlines are trimmed; a key that is binary (DER
+/// or PKCS#12: not UTF-8, or starting like a DER SEQUENCE) is base64-encoded, as the IPC
+/// protocol expects and `straitd` decodes.
 pub fn secret_from_bytes(kind: Kind, bytes: Zeroizing<Vec<u8>>) -> anyhow::Result<Secret> {
     let mut bytes = bytes;
+    if kind == Kind::Key && bytes.first() == Some(&0x30) {
+        // DER can be valid UTF-8 by chance, and may end in a byte that looks like a newline.
+        return Ok(Secret::new(base64(&bytes)));
+    }
     let text = match String::from_utf8(std::mem::take(&mut *bytes)) {
         Ok(text) => text,
         Err(e) => {
@@ -210,6 +215,9 @@ mod tests {
         assert_eq!(s.expose(), "s3cret");
         let k = secret_from_bytes(Kind::Key, Zeroizing::new(vec![0xff, 0x00, 0x10])).unwrap();
         assert_eq!(k.expose(), "/wAQ");
+        // DER that happens to be UTF-8 and ends in a newline byte is encoded whole.
+        let k = secret_from_bytes(Kind::Key, Zeroizing::new(vec![0x30, 0x01, 0x0a])).unwrap();
+        assert_eq!(k.expose(), "MAEK");
         assert!(secret_from_bytes(Kind::Psk, Zeroizing::new(vec![0xff])).is_err());
         assert!(secret_from_bytes(Kind::Password, Zeroizing::new(b"\n".to_vec())).is_err());
     }

@@ -10,13 +10,14 @@ use strait_ike::v2::wire::{id_type, Identification, TrafficSelector};
 use strait_ike::v2::{Config, LocalAuth};
 use strait_ipc::{ErrorKind, IpcError};
 use strait_profile::{AuthMethod, Dns, Identity, Mode, Profile};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The secrets of one connection, zeroized when the connection ends.
 #[derive(Default)]
 pub struct ConnSecrets {
     /// The one secret the profile's authentication method needs: the pre-shared key (`psk`),
-    /// the EAP password as UTF-8 (`eap-mschapv2`), or the private key as PEM or DER (`cert`).
+    /// the EAP password as UTF-8 (`eap-mschapv2`), or the private key (`cert`): PEM, or DER or
+    /// PKCS#12 base64-encoded.
     pub secret: Option<Zeroizing<Vec<u8>>>,
 }
 
@@ -97,6 +98,7 @@ pub fn ike_config(
                      given; store it with `strait secret set <profile> key --from-file KEY.pem`",
                 )
             })?;
+            let key = key_secret_bytes(key);
             let key = cert::private_key_from_pem_or_der(&key).map_err(bad_credential)?;
             let path = profile.auth.certificate.as_ref().ok_or_else(|| {
                 IpcError::new(
@@ -105,7 +107,13 @@ pub fn ike_config(
                      `certificate` to its [auth] section",
                 )
             })?;
-            let chain = read_certs(path)?;
+            let mut chain = read_certs(path)?;
+            // A PKCS#12 file (or a PEM bundle) may list the CA before our certificate: ours is
+            // the one that holds the public half of the key.
+            if let Some(i) = chain.iter().position(|c| key.matches(c.x509())) {
+                let ours = chain.remove(i);
+                chain.insert(0, ours);
+            }
             let leaf = chain.first().ok_or_else(|| {
                 IpcError::new(ErrorKind::BadRequest, "the certificate file is empty")
             })?;
@@ -203,6 +211,64 @@ pub fn ike_config(
     Ok(cfg)
 }
 
+/// The bytes of a `key` secret. Over IPC a secret is text, so a key file that is not text (DER,
+/// PKCS#12) travels base64-encoded (what `strait secret set … key --from-file` and
+/// `strait connect --secret key=FILE` send, and what the keychain holds); PEM travels as is.
+/// Text that is neither PEM nor base64 is passed on unchanged, for the parser to explain.
+fn key_secret_bytes(secret: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+    if secret.windows(5).any(|w| w == b"-----") {
+        return secret;
+    }
+    base64_decode(&secret).unwrap_or(secret)
+}
+
+/// Standard base64 (RFC 4648 §4, padding optional, whitespace ignored); `None` for anything
+/// else. The output is allocated once at its final size, so no copy is left behind.
+fn base64_decode(text: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    fn value(c: u8) -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let body = text
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .map_or(&text[..0], |end| &text[..=end]);
+    let padding = &text[body.len()..];
+    if padding
+        .iter()
+        .any(|c| *c != b'=' && !c.is_ascii_whitespace())
+    {
+        return None;
+    }
+    let digits = body.iter().filter(|c| !c.is_ascii_whitespace()).count();
+    if digits == 0 || digits % 4 == 1 {
+        return None;
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(digits * 3 / 4));
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &c in body {
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        acc = (acc << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    acc.zeroize();
+    Some(out)
+}
+
 /// Whether two ID_DER_ASN1_DN identities name the same DN (string types aside).
 fn dn_matches(a: &Identification, b: &Identification) -> bool {
     a.id_type == id_type::DER_ASN1_DN
@@ -262,4 +328,225 @@ pub fn connect_error(e: &strait_ike::v2::Error) -> IpcError {
     let mut err = IpcError::new(ErrorKind::ConnectFailed, e.to_string());
     err.detail = Some(format!("{e:?}"));
     err
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn base64_decodes_rfc4648_vectors_and_refuses_the_rest() {
+        for (text, expected) in [
+            ("Zg==", "f"),
+            ("Zm8=", "fo"),
+            ("Zm9v", "foo"),
+            ("Zm9vYg==", "foob"),
+            ("Zm9vYmE=", "fooba"),
+            ("Zm9vYmFy", "foobar"),
+            ("Zm9v\nYmFy\n", "foobar"),
+            ("Zm9vYg", "foob"),
+        ] {
+            assert_eq!(
+                base64_decode(text.as_bytes()).unwrap().as_slice(),
+                expected.as_bytes(),
+                "{text}"
+            );
+        }
+        for text in ["", "Z", "Zm9v!", "Zm=9v", "\u{e9}t\u{e9}"] {
+            assert!(base64_decode(text.as_bytes()).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn key_secrets_are_pem_or_base64() {
+        let pem = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----".to_vec();
+        assert_eq!(
+            key_secret_bytes(Zeroizing::new(pem.clone())).as_slice(),
+            pem.as_slice()
+        );
+        assert_eq!(
+            key_secret_bytes(Zeroizing::new(b"MIIB/w==".to_vec())).as_slice(),
+            &[0x30, 0x82, 0x01, 0xff]
+        );
+        // Neither: passed on for the key parser to explain.
+        assert_eq!(
+            key_secret_bytes(Zeroizing::new(b"not a key!".to_vec())).as_slice(),
+            b"not a key!"
+        );
+    }
+
+    fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {}", args.join(" "));
+        out.stdout
+    }
+
+    /// The chain and key of a `cert` profile whose `certificate` is `cert_file`, with the key
+    /// secret as the CLI sends the file `key_file` (base64 when binary).
+    fn config(dir: &std::path::Path, cert_file: &str, key_file: &str) -> Result<Config, IpcError> {
+        let profile = strait_profile::parse(
+            &format!(
+                "name = \"t\"\ngateway = \"192.0.2.1\"\n[auth]\nmethod = \"cert\"\n\
+                 certificate = \"{cert_file}\"\nremote_id = \"gw.test\"\n"
+            ),
+            "t.toml",
+            dir,
+        )
+        .unwrap();
+        let key = std::fs::read(dir.join(key_file)).unwrap();
+        let secret = if key.starts_with(b"-----") {
+            key
+        } else {
+            openssl(dir, &["base64", "-A", "-in", key_file])
+        };
+        let mut secrets = ConnSecrets {
+            secret: Some(Zeroizing::new(secret)),
+        };
+        let addr = "192.0.2.2:500".parse().unwrap();
+        ike_config(&profile, &mut secrets, addr, addr)
+    }
+
+    fn leaf_subject(cfg: &Config) -> String {
+        match &cfg.auth {
+            LocalAuth::Certificate { chain, .. } => chain[0].subject(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pkcs12_and_der_credentials_make_a_certificate_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=Test CA",
+                "-days",
+                "30",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "me.key",
+                "-out",
+                "me.csr",
+                "-subj",
+                "/CN=me.test",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "me.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "me.pem",
+                "-days",
+                "30",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "pkcs12",
+                "-export",
+                "-inkey",
+                "me.key",
+                "-in",
+                "me.pem",
+                "-certfile",
+                "ca.pem",
+                "-out",
+                "me.p12",
+                "-passout",
+                "pass:",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "pkcs12",
+                "-export",
+                "-legacy",
+                "-inkey",
+                "me.key",
+                "-in",
+                "me.pem",
+                "-out",
+                "locked.p12",
+                "-passout",
+                "pass:hunter2",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "pkcs8", "-topk8", "-nocrypt", "-in", "me.key", "-outform", "DER", "-out", "me.der",
+            ],
+        );
+        let bundle = [
+            std::fs::read(d.join("ca.pem")).unwrap(),
+            std::fs::read(d.join("me.pem")).unwrap(),
+        ]
+        .concat();
+        std::fs::write(d.join("ca-first.pem"), bundle).unwrap();
+
+        // PKCS#12 as both the certificate and the key; the key alone as DER or PEM.
+        for (cert_file, key_file) in [
+            ("me.p12", "me.p12"),
+            ("me.p12", "me.der"),
+            ("me.pem", "me.p12"),
+            ("ca-first.pem", "me.der"),
+            ("ca-first.pem", "me.key"),
+        ] {
+            let cfg = config(d, cert_file, key_file).unwrap();
+            assert!(
+                leaf_subject(&cfg).contains("me.test"),
+                "{cert_file} {key_file}"
+            );
+        }
+
+        let e = config(d, "me.pem", "locked.p12").unwrap_err();
+        assert!(
+            e.message
+                .contains(strait_ike::v2::pkcs12::PASSWORD_PROTECTED),
+            "{e:?}"
+        );
+        let e = config(d, "locked.p12", "me.der").unwrap_err();
+        assert!(
+            e.message
+                .contains(strait_ike::v2::pkcs12::PASSWORD_PROTECTED),
+            "{e:?}"
+        );
+    }
 }

@@ -874,15 +874,26 @@ pub fn dn_equal(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// Certificates from a file's contents: PEM (any number of `CERTIFICATE` blocks, in order) or
-/// one DER certificate.
+/// Certificates from a file's contents: PEM (any number of `CERTIFICATE` blocks, in order),
+/// one DER certificate, or the certificates of a PKCS#12 file without a password (in the
+/// file's order; see [`super::pkcs12`]).
 pub fn certs_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Cert>, Error> {
     let bad = |detail: String| Error::BadCredential {
         what: "certificate",
         detail,
     };
     if bytes.first() == Some(&0x30) {
-        return Cert::from_der(bytes).map(|c| vec![c]).map_err(bad);
+        return match Cert::from_der(bytes) {
+            Ok(c) => Ok(vec![c]),
+            Err(_) if super::pkcs12::is_pkcs12(bytes) => {
+                let certs = super::pkcs12::parse(bytes, "certificate")?.certs;
+                if certs.is_empty() {
+                    return Err(bad("the PKCS#12 file holds no certificate".into()));
+                }
+                Ok(certs)
+            }
+            Err(e) => Err(bad(e)),
+        };
     }
     let mut reader = bytes;
     let mut out = Vec::new();
@@ -896,17 +907,30 @@ pub fn certs_from_pem_or_der(bytes: &[u8]) -> Result<Vec<Cert>, Error> {
     Ok(out)
 }
 
-/// A private key from a file's contents: PEM (PKCS#8, PKCS#1 or SEC1) or DER.
+/// A private key from a file's contents: PEM (PKCS#8, PKCS#1 or SEC1), DER (the same), or the
+/// key of a PKCS#12 file without a password (see [`super::pkcs12`]).
 pub fn private_key_from_pem_or_der(bytes: &[u8]) -> Result<PrivateKey, Error> {
     if bytes.first() == Some(&0x30) {
-        return PrivateKey::from_der(bytes);
+        return match PrivateKey::from_der(bytes) {
+            Ok(k) => Ok(k),
+            Err(_) if super::pkcs12::is_pkcs12(bytes) => {
+                match super::pkcs12::parse(bytes, "private key")?.key {
+                    Some(der) => PrivateKey::from_der(&der),
+                    None => Err(Error::BadCredential {
+                        what: "private key",
+                        detail: "the PKCS#12 file holds no private key".into(),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        };
     }
     let mut reader = bytes;
     match rustls_pemfile::private_key(&mut reader) {
         Ok(Some(k)) => PrivateKey::from_der(k.secret_der()),
         Ok(None) => Err(Error::BadCredential {
             what: "private key",
-            detail: "no private key found (expected PEM or DER; encrypted keys and PKCS#12 \
+            detail: "no private key found (expected PEM, DER or PKCS#12; encrypted PEM keys \
                      are not supported yet)"
                 .into(),
         }),

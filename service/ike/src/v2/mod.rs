@@ -8,6 +8,7 @@ pub mod event;
 pub mod keys;
 #[cfg(test)]
 mod keys_kat;
+pub mod pkcs12;
 pub mod proposal_wire;
 pub mod sa;
 pub mod sk;
