@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "forget_secret",
     "connect",
     "disconnect",
+    "autostart_enabled",
+    "set_autostart",
 ];
 
 const PLACEHOLDER: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

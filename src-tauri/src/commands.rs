@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use strait_ipc::{LogLine, Secret};
 use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt;
 use zeroize::Zeroizing;
 
 use crate::keychain::{self, Kind};
@@ -24,6 +25,8 @@ pub const NAMES: &[&str] = &[
     "forget_secret",
     "connect",
     "disconnect",
+    "autostart_enabled",
+    "set_autostart",
 ];
 
 /// The current state.
@@ -110,4 +113,32 @@ pub async fn connect(app: AppHandle, profile: String) -> Result<(), UiError> {
 #[tauri::command]
 pub async fn disconnect(profile: String) -> Result<(), UiError> {
     service::disconnect_profile(profile).await
+}
+
+fn autostart_error(e: tauri_plugin_autostart::Error) -> UiError {
+    UiError {
+        kind: "autostart",
+        message: "Cannot change whether Strait starts when you log in.".to_owned(),
+        detail: Some(e.to_string()),
+        secret: None,
+    }
+}
+
+/// Whether the app starts when the user logs in.
+#[tauri::command]
+pub fn autostart_enabled(app: AppHandle) -> Result<bool, UiError> {
+    app.autolaunch().is_enabled().map_err(autostart_error)
+}
+
+/// Makes the app start (or not) when the user logs in; returns the setting as it now is.
+#[tauri::command]
+pub fn set_autostart(app: AppHandle, enabled: bool) -> Result<bool, UiError> {
+    let launcher = app.autolaunch();
+    if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    }
+    .map_err(autostart_error)?;
+    launcher.is_enabled().map_err(autostart_error)
 }

@@ -74,6 +74,10 @@ pub fn run() {
             import_files(app, profile_args(args, Path::new(&cwd)));
         }))
         .plugin(tauri_plugin_dialog::init())
+        // Used from Rust only (state changes, login items): the web view is granted none of
+        // their commands, it asks through `autostart_enabled`/`set_autostart`.
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::Builder::new().build())
         .manage(Arc::new(service::Shared::default()))
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
@@ -84,6 +88,8 @@ pub fn run() {
             commands::forget_secret,
             commands::connect,
             commands::disconnect,
+            commands::autostart_enabled,
+            commands::set_autostart,
         ])
         .setup(|app| {
             let handle = app.handle().clone();

@@ -168,11 +168,63 @@ pub fn tray_tooltip(s: &Snapshot) -> String {
     }
 }
 
-fn profile_name<'a>(s: &'a Snapshot, id: &'a str) -> &'a str {
+/// A profile's display name (its id when the snapshot does not know it).
+pub fn profile_name<'a>(s: &'a Snapshot, id: &'a str) -> &'a str {
     s.profiles
         .iter()
         .find(|p| p.summary.id == id)
         .map_or(id, |p| p.summary.name.as_str())
+}
+
+/// A desktop notification: what the user reads when a connection changes state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Title ("Strait").
+    pub title: String,
+    /// The sentence to read.
+    pub body: String,
+}
+
+/// The notification a state change reported by the service gives, judged against the
+/// snapshot *before* the change is applied: one on getting connected, one on getting
+/// disconnected after being up (connected or disconnecting), one on a failure with the
+/// plain-words reason; nothing for the steps in between or a repeated state.
+pub fn transition_notice(s: &Snapshot, next: &ConnectionStatus) -> Option<Notice> {
+    let before = s
+        .connection(&next.profile)
+        .map_or(ConnState::Disconnected, |c| c.state);
+    if before == next.state {
+        return None;
+    }
+    let name = profile_name(s, &next.profile);
+    let body = match next.state {
+        ConnState::Connected => match next.virtual_ips.as_slice() {
+            [] => format!("Connected to {name}"),
+            ips => {
+                let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+                format!("Connected to {name} — virtual IP {}", ips.join(", "))
+            }
+        },
+        ConnState::Disconnected
+            if matches!(before, ConnState::Connected | ConnState::Disconnecting) =>
+        {
+            format!("Disconnected from {name}")
+        }
+        ConnState::Error => {
+            let reason = next
+                .reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .unwrap_or("the connection failed.");
+            format!("Could not connect to {name}: {reason}")
+        }
+        _ => return None,
+    };
+    Some(Notice {
+        title: "Strait".to_owned(),
+        body,
+    })
 }
 
 /// One entry of the tray menu.
@@ -420,6 +472,78 @@ mod tests {
             label: "Quit".to_owned(),
             enabled: true
         }));
+    }
+
+    /// Applies `next` after asking which notification it gives.
+    fn step(s: &mut Snapshot, next: ConnectionStatus) -> Option<String> {
+        let notice = transition_notice(s, &next);
+        s.apply_status(next);
+        notice.map(|n| {
+            assert_eq!(n.title, "Strait");
+            n.body
+        })
+    }
+
+    #[test]
+    fn connecting_then_disconnecting_notifies_twice() {
+        let mut s = running();
+        assert_eq!(step(&mut s, conn("hq", ConnState::Connecting)), None);
+        let mut up = conn("hq", ConnState::Connected);
+        up.virtual_ips = vec!["10.99.0.1".parse().unwrap()];
+        assert_eq!(
+            step(&mut s, up.clone()).as_deref(),
+            Some("Connected to Acme HQ — virtual IP 10.99.0.1")
+        );
+        // A status update of a connection that stays up is not news.
+        assert_eq!(step(&mut s, up), None);
+        assert_eq!(step(&mut s, conn("hq", ConnState::Disconnecting)), None);
+        assert_eq!(
+            step(&mut s, conn("hq", ConnState::Disconnected)).as_deref(),
+            Some("Disconnected from Acme HQ")
+        );
+        assert_eq!(step(&mut s, conn("hq", ConnState::Disconnected)), None);
+    }
+
+    #[test]
+    fn a_connection_dropped_straight_from_connected_notifies() {
+        let mut s = running();
+        s.apply_status(conn("lab", ConnState::Connected));
+        assert_eq!(
+            step(&mut s, conn("lab", ConnState::Disconnected)).as_deref(),
+            Some("Disconnected from Lab")
+        );
+        // Without a virtual IP, and for a profile the snapshot does not know (its id).
+        assert_eq!(
+            step(&mut s, conn("other", ConnState::Connected)).as_deref(),
+            Some("Connected to other")
+        );
+    }
+
+    #[test]
+    fn a_cancelled_attempt_is_quiet() {
+        let mut s = running();
+        assert_eq!(step(&mut s, conn("hq", ConnState::Connecting)), None);
+        assert_eq!(step(&mut s, conn("hq", ConnState::Disconnected)), None);
+    }
+
+    #[test]
+    fn a_failure_notifies_once_with_the_reason() {
+        let mut s = running();
+        assert_eq!(step(&mut s, conn("hq", ConnState::Connecting)), None);
+        let mut failed = conn("hq", ConnState::Error);
+        failed.reason = Some("The gateway rejected our pre-shared key.".to_owned());
+        assert_eq!(
+            step(&mut s, failed.clone()).as_deref(),
+            Some("Could not connect to Acme HQ: The gateway rejected our pre-shared key.")
+        );
+        assert_eq!(step(&mut s, failed), None);
+        // Clearing the failure is not a disconnection the user needs to hear about.
+        assert_eq!(step(&mut s, conn("hq", ConnState::Disconnected)), None);
+        // A failure without a reason still says something.
+        assert_eq!(
+            step(&mut s, conn("lab", ConnState::Error)).as_deref(),
+            Some("Could not connect to Lab: the connection failed.")
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use strait_ipc::{Client, ClientError, Event, LogLine, Request, Response};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::keychain::{self, Kind};
-use crate::model::{ProfileView, ServiceState, Snapshot};
+use crate::model::{transition_notice, Notice, ProfileView, ServiceState, Snapshot};
 use crate::tray;
 
 /// How the app introduces itself to the service.
@@ -108,11 +108,27 @@ pub fn publish(app: &AppHandle) {
     tray::update(app, &snapshot);
 }
 
+/// Shows a desktop notification. Best effort: without a notification server (a bare X
+/// server, a locked-down desktop) it is only logged, and the app carries on.
+pub fn notify(app: &AppHandle, notice: &Notice) {
+    use tauri_plugin_notification::NotificationExt;
+    eprintln!("strait-app: notification: {}", notice.body);
+    if let Err(e) = app
+        .notification()
+        .builder()
+        .title(&notice.title)
+        .body(&notice.body)
+        .show()
+    {
+        eprintln!("strait-app: cannot show a notification: {e}");
+    }
+}
+
 /// An error as the window shows it: plain words first, technical detail folded away.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct UiError {
-    /// "service_down", "missing_secret", "service", "import", "keychain".
+    /// "service_down", "missing_secret", "service", "import", "keychain", "autostart".
     pub kind: &'static str,
     /// Plain words, with what to do.
     pub message: String,
@@ -240,8 +256,15 @@ async fn watch_once(app: &AppHandle) -> Result<(), ClientError> {
     while let Some(event) = client.next_event().await? {
         match event {
             Event::State { status } => {
-                state.update(|s| s.apply_status(*status));
+                let mut notice = None;
+                state.update(|s| {
+                    notice = transition_notice(s, &status);
+                    s.apply_status(*status);
+                });
                 publish(app);
+                if let Some(notice) = notice {
+                    notify(app, &notice);
+                }
             }
             Event::Counters { profile, counters } => {
                 state.update(|s| s.apply_counters(&profile, counters));

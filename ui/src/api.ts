@@ -71,7 +71,7 @@ export interface LogLine {
 }
 
 export interface UiError {
-  kind: "service_down" | "missing_secret" | "service" | "import" | "keychain";
+  kind: "service_down" | "missing_secret" | "service" | "import" | "keychain" | "autostart";
   message: string;
   detail: string | null;
   secret: [string, SecretKind] | null;
@@ -109,6 +109,9 @@ export const api = {
     invoke<void>("forget_secret", { profile, kind }),
   connect: (profile: string) => invoke<void>("connect", { profile }),
   disconnect: (profile: string) => invoke<void>("disconnect", { profile }),
+  autostartEnabled: () => invoke<boolean>("autostart_enabled"),
+  /** Returns the setting as it is after the change. */
+  setAutostart: (enabled: boolean) => invoke<boolean>("set_autostart", { enabled }),
   /** The open-file dialog, filtered to the formats the service imports. */
   chooseProfileFile: async (): Promise<string | null> => {
     const chosen = await open({

@@ -61,6 +61,7 @@ type Call = { cmd: string; args: Record<string, unknown> };
 let calls: Call[];
 let snapshot: Snapshot;
 let reject: Record<string, unknown>;
+let autostart: boolean;
 
 async function mount(): Promise<HTMLElement> {
   const root = document.createElement("div");
@@ -75,6 +76,7 @@ beforeEach(() => {
   calls = [];
   snapshot = running();
   reject = {};
+  autostart = false;
   mockIPC(
     (cmd, args) => {
       calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
@@ -88,6 +90,11 @@ beforeEach(() => {
           return "/home/alice/acme-hq.toml";
         case "import_profile":
           return { id: "acme-hq", replaced: false, warnings: [] };
+        case "autostart_enabled":
+          return autostart;
+        case "set_autostart":
+          autostart = (args as { enabled: boolean }).enabled;
+          return autostart;
         default:
           return null;
       }
@@ -263,6 +270,58 @@ describe("connecting", () => {
       secret: ["acme-hq", "psk"],
     });
     expect(root.querySelector("#error")?.textContent).toContain("Enter the pre-shared key");
+  });
+});
+
+describe("autostart", () => {
+  const box = (root: HTMLElement) => root.querySelector<HTMLInputElement>("#autostart")!;
+
+  it("shows the setting and turns it on and off through the two commands", async () => {
+    const root = await mount();
+    expect(calls.map((c) => c.cmd)).toContain("autostart_enabled");
+    expect(box(root).type).toBe("checkbox");
+    expect(box(root).closest("label")?.textContent).toContain("Start Strait when I log in");
+    expect(box(root).checked).toBe(false);
+
+    box(root).click();
+    await tick();
+    expect(calls.filter((c) => c.cmd === "set_autostart").map((c) => c.args)).toEqual([
+      { enabled: true },
+    ]);
+    expect(box(root).checked).toBe(true);
+    expect(box(root).disabled).toBe(false);
+
+    box(root).click();
+    await tick();
+    expect(calls.filter((c) => c.cmd === "set_autostart").slice(-1)[0]?.args).toEqual({ enabled: false });
+    expect(box(root).checked).toBe(false);
+  });
+
+  it("starts checked when Strait already starts at login", async () => {
+    autostart = true;
+    const root = await mount();
+    expect(box(root).checked).toBe(true);
+  });
+
+  it("puts the box back and says why when the change fails", async () => {
+    reject.set_autostart = {
+      kind: "autostart",
+      message: "Cannot change whether Strait starts when you log in.",
+      detail: "Permission denied",
+      secret: null,
+    };
+    const root = await mount();
+    box(root).click();
+    await tick();
+    expect(box(root).checked).toBe(false);
+    expect(root.querySelector("#error .message")?.textContent).toContain("starts when you log in");
+  });
+
+  it("leaves the box off, and the window working, when the setting cannot be read", async () => {
+    reject.autostart_enabled = "no autostart here";
+    const root = await mount();
+    expect(box(root).checked).toBe(false);
+    expect(root.querySelector(".profile[data-id='acme-hq']")).not.toBeNull();
   });
 });
 

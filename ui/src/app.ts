@@ -71,9 +71,32 @@ export class StraitApp {
       api.onError((e) => this.showError(e)),
       api.onImported((i) => this.imported(i.id, i.warnings)),
     ]);
-    const [snapshot, logs] = await Promise.all([api.snapshot(), api.logs()]);
+    const [snapshot, logs] = await Promise.all([api.snapshot(), api.logs(), this.loadAutostart()]);
     this.logs = logs.slice(-LOG_LIMIT);
     this.setSnapshot(snapshot);
+  }
+
+  /** Shows whether Strait starts at login; a failure to tell leaves the box off, not the app. */
+  private async loadAutostart(): Promise<void> {
+    const box = this.els.autostart as HTMLInputElement;
+    try {
+      box.checked = (await api.autostartEnabled()) === true;
+    } catch {
+      box.checked = false;
+    }
+  }
+
+  async setAutostart(enabled: boolean): Promise<void> {
+    const box = this.els.autostart as HTMLInputElement;
+    box.disabled = true;
+    try {
+      box.checked = (await api.setAutostart(enabled)) === true;
+    } catch (e) {
+      box.checked = !enabled;
+      this.showError(asUiError(e));
+    } finally {
+      box.disabled = false;
+    }
   }
 
   setSnapshot(s: Snapshot): void {
@@ -177,6 +200,9 @@ export class StraitApp {
     this.els.list = h("ul", { id: "profiles", class: "profiles" });
     this.els.detail = h("section", { id: "detail", "aria-labelledby": "detail-title" });
     this.els.log = h("pre", { id: "log", tabindex: "0" });
+    const autostart = h("input", { id: "autostart", type: "checkbox" }) as HTMLInputElement;
+    autostart.addEventListener("change", () => void this.setAutostart(autostart.checked));
+    this.els.autostart = autostart;
     this.root.replaceChildren(
       h(
         "header",
@@ -196,6 +222,7 @@ export class StraitApp {
           h("h2", { class: "sr-only" }, "Profiles"),
           this.els.list,
           h("p", { class: "hint muted" }, "Drop a profile file on this window to import it."),
+          h("p", { class: "setting" }, h("label", {}, autostart, " Start Strait when I log in")),
         ),
         h(
           "div",
