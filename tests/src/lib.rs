@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod driver;
 mod lab;
 pub mod libreswan;
 pub mod pki;
