@@ -99,6 +99,9 @@ pub fn parse(bytes: &[u8], what: &'static str) -> Result<Contents, Error> {
     }
     let auth_safe =
         octets(&pfx.auth_safe.content).map_err(|e| bad(format!("malformed PKCS#12 file: {e}")))?;
+    // Without a MAC, content decrypted with a wrong guess is garbage that may even pass the
+    // padding check: then a malformed result cannot be told from a wrong password.
+    let mut unverified: Option<String> = None;
     for password in EMPTY_PASSWORDS {
         if let Some(mac) = &pfx.mac_data {
             match mac_matches(mac, password, &auth_safe) {
@@ -110,10 +113,14 @@ pub fn parse(bytes: &[u8], what: &'static str) -> Result<Contents, Error> {
         match read_auth_safe(&auth_safe, password) {
             Ok(contents) => return Ok(contents),
             Err(Failure::Password) => continue,
+            Err(Failure::Bad(e)) if pfx.mac_data.is_none() => unverified = Some(e),
             Err(Failure::Bad(e)) => return Err(bad(e)),
         }
     }
-    Err(bad(PASSWORD_PROTECTED.into()))
+    Err(bad(match unverified {
+        Some(e) => format!("{PASSWORD_PROTECTED} (or the file is damaged: {e})"),
+        None => PASSWORD_PROTECTED.into(),
+    }))
 }
 
 /// The contents of an OCTET STRING held in an `ANY`.

@@ -404,19 +404,7 @@ impl IkeSa {
     }
 
     fn send_auth(&mut self, now: Instant, mut st: AuthState) -> Result<(), Error> {
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
-        let prf = keys.algs.prf;
-        let octets = signed_octets(
-            &*self.provider,
-            prf,
-            &st.msg1,
-            &st.nonce_r,
-            &keys.sk_pi,
-            &self.cfg.local_id.auth_bytes(),
-        )?;
+        let (prf, octets) = self.our_signed_octets(&st)?;
         let mut payloads = vec![
             Payload::IdI(self.cfg.local_id.clone()),
             // We have no old SAs with this gateway: let it drop any it still keeps for us.
@@ -513,6 +501,25 @@ impl IkeSa {
             Stage::IkeAuth,
             Pending::Auth,
         )
+    }
+
+    /// What our AUTH covers (§2.15): our first message, the gateway's nonce and
+    /// prf(SK_pi, IDi); with the PRF it was computed with.
+    fn our_signed_octets(&self, st: &AuthState) -> Result<(crate::proposal::Prf, Vec<u8>), Error> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
+        let prf = keys.algs.prf;
+        let octets = signed_octets(
+            &*self.provider,
+            prf,
+            &st.msg1,
+            &st.nonce_r,
+            &keys.sk_pi,
+            &self.cfg.local_id.auth_bytes(),
+        )?;
+        Ok((prf, octets))
     }
 
     /// Whether this SA authenticates with certificates on either side.
@@ -755,19 +762,7 @@ impl IkeSa {
                 vec![Payload::Eap(r)]
             }
             EapStep::Success(msk) => {
-                let keys = self
-                    .keys
-                    .as_ref()
-                    .ok_or(strait_crypto::CryptoError::Unsupported("keys"))?;
-                let prf = keys.algs.prf;
-                let octets = signed_octets(
-                    &*self.provider,
-                    prf,
-                    &st.msg1,
-                    &st.nonce_r,
-                    &keys.sk_pi,
-                    &self.cfg.local_id.auth_bytes(),
-                )?;
+                let (prf, octets) = self.our_signed_octets(&st)?;
                 let auth = psk_auth(&*self.provider, prf, &msk, &octets)?;
                 info!("EAP succeeded; sending the final AUTH");
                 st.step = AuthStep::Final { msk, id_r };
