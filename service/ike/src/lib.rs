@@ -15,10 +15,14 @@
 //! ```
 //!
 //! Cryptography comes from a [`strait_crypto::CryptoProvider`]; this crate never names a crypto
-//! library. Version-specific code lives in [`v2`] (and later `v1`); what both versions share
+//! library. Version-specific code lives in [`v2`] and [`v1`]; what both versions share
 //! (proposal strings, algorithm sets) lives at the top level.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod initiator;
 pub mod proposal;
+pub mod v1;
 pub mod v2;
+
+pub use initiator::{Initiator, RekeyTimes};

@@ -311,6 +311,19 @@ impl IkeSa {
         next
     }
 
+    /// When the next IKE SA and child SA rekeys are planned.
+    pub fn rekey_times(&self) -> crate::RekeyTimes {
+        crate::RekeyTimes {
+            ike: self.ike_rekey_at,
+            child: self
+                .children
+                .iter()
+                .filter(|c| !c.superseded)
+                .filter_map(|c| c.rekey_at)
+                .min(),
+        }
+    }
+
     /// Deletes the IKE SA (the user disconnects). [`Event::Closed`] follows once the gateway
     /// answered or gave up.
     pub fn close(&mut self, now: Instant) {
