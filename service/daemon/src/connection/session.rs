@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use strait_crypto::CryptoProvider;
 use strait_ike::v2::{Error as IkeError, Event as IkeEvent, IkeSa, Stage};
+use strait_ike::Initiator;
 use strait_ipc::{ErrorKind, Event, IpcError};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -38,7 +39,7 @@ pub(super) struct OpenError {
 }
 
 pub(super) struct Session {
-    sa: IkeSa,
+    sa: Initiator,
     provider: Arc<dyn CryptoProvider>,
     remote: SocketAddr,
     ike_sock: UdpSocket,
@@ -85,10 +86,12 @@ impl Session {
             }
         }
         let provider = strait_crypto::default_provider();
-        let sa = IkeSa::new(config, provider.clone(), Instant::now()).map_err(|e| OpenError {
-            error: convert::connect_error(&e),
-            retry: false,
-        })?;
+        let sa = IkeSa::new(config, provider.clone(), Instant::now())
+            .map(|sa| Initiator::V2(Box::new(sa)))
+            .map_err(|e| OpenError {
+                error: convert::connect_error(&e),
+                retry: false,
+            })?;
         let natt_sock = Arc::new(natt_sock);
         let (ike_tx, ike_rx) = mpsc::channel(64);
         let datapath = Datapath::start(natt_sock.clone(), ike_tx);
