@@ -131,7 +131,12 @@ pub fn main(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let groups = if args.is_empty() {
-        GROUPS.iter().collect()
+        // A Node.js installed another way (nodesource) conflicts with Debian's npm: leave it.
+        let have_npm = crate::test::which("npm").is_some();
+        GROUPS
+            .iter()
+            .filter(|g| !(g.name == "node" && have_npm))
+            .collect()
     } else {
         args.iter().map(|a| group(a)).collect::<Result<Vec<_>>>()?
     };

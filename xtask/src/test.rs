@@ -304,7 +304,7 @@ pub fn main(args: &[String]) -> Result<ExitCode> {
 }
 
 /// The full path of a program on PATH.
-fn which(program: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn which(program: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))
