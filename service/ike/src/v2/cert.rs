@@ -9,6 +9,8 @@
 
 use std::time::SystemTime;
 
+use zeroize::{Zeroize, Zeroizing};
+
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
 use ecdsa::signature::hazmat::{PrehashSigner, PrehashVerifier, RandomizedPrehashSigner};
@@ -925,20 +927,239 @@ pub fn private_key_from_pem_or_der(bytes: &[u8]) -> Result<PrivateKey, Error> {
             Err(e) => Err(e),
         };
     }
+    if pem_key_is_encrypted(bytes) {
+        return Err(Error::BadCredential {
+            what: "private key",
+            detail: ENCRYPTED_KEY.into(),
+        });
+    }
     let mut reader = bytes;
     match rustls_pemfile::private_key(&mut reader) {
         Ok(Some(k)) => PrivateKey::from_der(k.secret_der()),
         Ok(None) => Err(Error::BadCredential {
             what: "private key",
-            detail: "no private key found (expected PEM, DER or PKCS#12; encrypted PEM keys \
-                     are not supported yet)"
-                .into(),
+            detail: "no private key found (expected PEM, DER or PKCS#12)".into(),
         }),
         Err(e) => Err(Error::BadCredential {
             what: "private key",
             detail: format!("bad PEM: {e}"),
         }),
     }
+}
+
+/// What a user reads about an encrypted key where no password can be asked for (the service).
+pub const ENCRYPTED_KEY: &str = "this private key is encrypted with a password; import it with \
+     `strait secret set PROFILE key --from-file FILE` or the app (both ask for the password \
+     and store the key decrypted in your keychain)";
+
+const ENCRYPTED_PEM_LABEL: &str = "ENCRYPTED PRIVATE KEY";
+
+/// Whether PEM text holds an encrypted key: PKCS#8 (`ENCRYPTED PRIVATE KEY`) or OpenSSL's
+/// traditional form (`Proc-Type: 4,ENCRYPTED`).
+fn pem_key_is_encrypted(bytes: &[u8]) -> bool {
+    contains(bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        || contains(bytes, b"Proc-Type: 4,ENCRYPTED")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The first PEM block labelled `label` in `bytes`, decoded.
+fn pem_block(bytes: &[u8], label: &str) -> Option<Result<Vec<u8>, String>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = bytes
+        .windows(begin.len())
+        .position(|w| w == begin.as_bytes())?;
+    let rest = &bytes[start..];
+    let Some(stop) = rest.windows(end.len()).position(|w| w == end.as_bytes()) else {
+        return Some(Err(format!("the PEM block `{label}` has no END line")));
+    };
+    // The decoder wants the END line's line ending too.
+    let mut block = rest[..stop + end.len()].to_vec();
+    block.push(b'\n');
+    Some(
+        der::pem::decode_vec(&block)
+            .map(|(_, der)| der)
+            .map_err(|e| format!("bad PEM: {e}")),
+    )
+}
+
+/// Why a key file could not be turned into a key secret ([`key_secret_from_file`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyFileError {
+    /// The file is encrypted and no password was given: ask for one.
+    #[error("the file is protected by a password")]
+    PasswordNeeded,
+    /// The password given does not open the file.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// The file holds no usable key (damaged, unsupported, or not a key at all).
+    #[error(transparent)]
+    Invalid(#[from] Error),
+}
+
+/// Whether a key file can only be opened with a password: an encrypted PKCS#8 key (PEM or
+/// DER), an OpenSSL traditional encrypted PEM key, or a PKCS#12 file the empty password does
+/// not open. Lets the CLI and the app ask for the password only when it is needed.
+pub fn key_file_needs_password(bytes: &[u8]) -> bool {
+    matches!(
+        key_secret_from_file(bytes, None),
+        Err(KeyFileError::PasswordNeeded)
+    )
+}
+
+/// What the keychain stores for a private key imported from a file, so that the service never
+/// needs a password: the key as unencrypted PEM (PKCS#8 `PRIVATE KEY`; a PKCS#1 or SEC1 key
+/// that was given unencrypted keeps its form), then the certificates that came with it as
+/// `CERTIFICATE` blocks (a PKCS#12 file's chain, or those in the same PEM file), which the
+/// service uses when the profile's certificate file cannot be read without a password.
+///
+/// `password` opens a password-protected PKCS#12 file or an encrypted PKCS#8 key (PBES2 with
+/// PBKDF2 and AES or 3DES, or the PKCS#12 PBEs); `None` tries the empty password. The key is
+/// checked (an RSA or ECDSA key this crate can sign with) before it is returned.
+pub fn key_secret_from_file(
+    bytes: &[u8],
+    password: Option<&str>,
+) -> Result<Zeroizing<String>, KeyFileError> {
+    use super::pkcs12::{self, OpenError};
+    let bad = |detail: String| {
+        KeyFileError::Invalid(Error::BadCredential {
+            what: "private key",
+            detail,
+        })
+    };
+    // (PEM label, DER) of the key, and the certificates.
+    let (label, key, certs): (&str, Zeroizing<Vec<u8>>, Vec<Vec<u8>>) =
+        if bytes.first() == Some(&0x30) {
+            if PrivateKey::from_der(bytes).is_ok() {
+                (der_key_label(bytes), Zeroizing::new(bytes.to_vec()), vec![])
+            } else if pkcs12::is_pkcs12(bytes) {
+                let contents = match pkcs12::open(bytes, "private key", password) {
+                    Ok(c) => c,
+                    Err(OpenError::Password { .. }) if password.is_none_or(str::is_empty) => {
+                        return Err(KeyFileError::PasswordNeeded)
+                    }
+                    Err(OpenError::Password { .. }) => return Err(KeyFileError::WrongPassword),
+                    Err(OpenError::Bad(e)) => return Err(e.into()),
+                };
+                let key = contents
+                    .key
+                    .ok_or_else(|| bad("the PKCS#12 file holds no private key".into()))?;
+                let certs = contents.certs.iter().map(|c| c.der().to_vec()).collect();
+                (der_key_label(&key), key, certs)
+            } else {
+                ("PRIVATE KEY", decrypt_pkcs8(bytes, password)?, Vec::new())
+            }
+        } else if contains(bytes, b"Proc-Type: 4,ENCRYPTED") {
+            return Err(bad(
+                "this PEM key is encrypted the old OpenSSL way (Proc-Type/DEK-Info), which is \
+                 not supported; convert it with `openssl pkcs8 -topk8 -in KEY -out KEY.p8` \
+                 (that asks for the password and keeps the key encrypted, the modern way)"
+                    .into(),
+            ));
+        } else {
+            let certs = certs_in_pem(bytes);
+            let mut reader = bytes;
+            match rustls_pemfile::private_key(&mut reader) {
+                Ok(Some(k)) => {
+                    let label = der_key_label(k.secret_der());
+                    (label, Zeroizing::new(k.secret_der().to_vec()), certs)
+                }
+                Ok(None) => match pem_block(bytes, ENCRYPTED_PEM_LABEL) {
+                    Some(Ok(der)) => ("PRIVATE KEY", decrypt_pkcs8(&der, password)?, certs),
+                    Some(Err(e)) => return Err(bad(e)),
+                    None => {
+                        return Err(bad(
+                            "no private key found (expected PEM, DER or PKCS#12)".into()
+                        ))
+                    }
+                },
+                Err(e) => return Err(bad(format!("bad PEM: {e}"))),
+            }
+        };
+    // Only a key this crate can sign with is worth storing.
+    PrivateKey::from_der(&key)?;
+    let pem = |label: &str, der: &[u8]| {
+        der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+            .map(Zeroizing::new)
+            .map_err(|e| bad(format!("cannot write PEM: {e}")))
+    };
+    let mut out = pem(label, &key)?;
+    let cert_pems = certs
+        .iter()
+        .map(|c| pem("CERTIFICATE", c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut secret = Zeroizing::new(String::with_capacity(
+        out.len() + cert_pems.iter().map(|c| c.len()).sum::<usize>(),
+    ));
+    secret.push_str(&out);
+    for c in &cert_pems {
+        secret.push_str(c);
+    }
+    out.zeroize();
+    Ok(secret)
+}
+
+/// The PEM label of a DER key: PKCS#8, or PKCS#1 / SEC1.
+fn der_key_label(der: &[u8]) -> &'static str {
+    if RsaPrivateKey::from_pkcs8_der(der).is_ok()
+        || p256::SecretKey::from_pkcs8_der(der).is_ok()
+        || p384::SecretKey::from_pkcs8_der(der).is_ok()
+        || p521::SecretKey::from_pkcs8_der(der).is_ok()
+    {
+        "PRIVATE KEY"
+    } else if RsaPrivateKey::from_pkcs1_der(der).is_ok() {
+        "RSA PRIVATE KEY"
+    } else {
+        "EC PRIVATE KEY"
+    }
+}
+
+/// The `CERTIFICATE` blocks of PEM text (unparsable ones are left out: they are not ours to
+/// judge here, the key is what is being imported).
+fn certs_in_pem(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut reader = bytes;
+    rustls_pemfile::certs(&mut reader)
+        .filter_map(Result::ok)
+        .map(|c| c.as_ref().to_vec())
+        .collect()
+}
+
+/// Decrypts an encrypted PKCS#8 key (`EncryptedPrivateKeyInfo`, RFC 5958) with the schemes of
+/// [`super::pkcs12`]: PBES2 takes the password as UTF-8, the PKCS#12 PBEs as a BMPString.
+fn decrypt_pkcs8(der: &[u8], password: Option<&str>) -> Result<Zeroizing<Vec<u8>>, KeyFileError> {
+    use super::pkcs12::{decrypt, Failure, Password};
+    let info = pkcs12::pbe_params::EncryptedPrivateKeyInfo::from_der(der).map_err(|e| {
+        KeyFileError::Invalid(Error::BadCredential {
+            what: "private key",
+            detail: format!("not a private key in a form Strait reads: {e}"),
+        })
+    })?;
+    let Some(text) = password.filter(|p| !p.is_empty()) else {
+        return Err(KeyFileError::PasswordNeeded);
+    };
+    let key = match decrypt(
+        &info.encryption_algorithm,
+        info.encrypted_data.as_bytes(),
+        &Password::new(text),
+    ) {
+        Ok(k) => k,
+        Err(Failure::Password) => return Err(KeyFileError::WrongPassword),
+        Err(Failure::Bad(detail)) => {
+            return Err(KeyFileError::Invalid(Error::BadCredential {
+                what: "private key",
+                detail: detail.replace("PKCS#12", "encrypted key"),
+            }))
+        }
+    };
+    // A wrong password that slipped past the padding check decrypts to garbage.
+    if PrivateKey::from_der(&key).is_err() {
+        return Err(KeyFileError::WrongPassword);
+    }
+    Ok(key)
 }
 
 #[cfg(test)]

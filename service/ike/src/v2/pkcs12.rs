@@ -4,9 +4,11 @@
 //! the Windows and macOS keychains write them.
 //!
 //! The ASN.1 types and the PKCS#12 key derivation are RustCrypto's `pkcs12` and `cms`, PBES2 is
-//! `pkcs5`. Only files without a password are read (the empty password, in both of its
-//! encodings); a password-protected file is refused with [`PASSWORD_PROTECTED`]. Decrypted
-//! key material only lives in [`Zeroizing`] buffers.
+//! `pkcs5`. [`parse`] reads files without a password (the empty password, in both of its
+//! encodings) and refuses a password-protected file with [`PASSWORD_PROTECTED`]; [`open`]
+//! takes the user's password (what `strait secret set … key --from-file` and the app ask for
+//! when importing a key). Passwords and decrypted key material only live in [`Zeroizing`]
+//! buffers.
 
 use cms::content_info::ContentInfo;
 use cms::encrypted_data::EncryptedData;
@@ -25,9 +27,12 @@ use zeroize::{Zeroize, Zeroizing};
 use super::cert::Cert;
 use super::event::Error;
 
-/// What a user reads about a PKCS#12 file that needs a password.
+/// What a user reads about a PKCS#12 file that needs a password where none can be asked for
+/// (the service reading a profile's certificate or a key secret that was not imported).
 pub const PASSWORD_PROTECTED: &str =
-    "this PKCS#12 file is protected by a password; export the key without a password or as PEM";
+    "this PKCS#12 file is protected by a password; import its key with `strait secret set \
+     PROFILE key --from-file FILE` or the app (both ask for the password), or export it \
+     without a password or as PEM";
 
 /// More iterations than any real file uses (OpenSSL: 2048, Windows: 2000, macOS: 2048); a
 /// file asking for more is refused rather than keeping the service busy.
@@ -72,23 +77,96 @@ pub fn is_pkcs12(bytes: &[u8]) -> bool {
     bytes.first() == Some(&0x30) && Pfx::from_der(bytes).is_ok()
 }
 
-/// The empty password, in the two forms implementations use: the BMPString with its
-/// terminator (`00 00`, OpenSSL's `-passout pass:`) or no bytes at all (a NULL password).
-/// PBES2 always takes the UTF-8 form, which is empty either way.
-const EMPTY_PASSWORDS: [&[u8]; 2] = [&[0, 0], &[]];
+/// A password in the two encodings the schemes take: the PKCS#12 KDF (MAC and the RFC 7292
+/// PBEs) hashes a BMPString (UTF-16BE with a `00 00` terminator), PBES2 the UTF-8 bytes.
+pub(crate) struct Password {
+    /// For the PKCS#12 KDF.
+    bmp: Zeroizing<Vec<u8>>,
+    /// For PBES2 (PBKDF2).
+    utf8: Zeroizing<Vec<u8>>,
+}
+
+impl Password {
+    /// The user's password. The empty text is the empty password's BMPString form.
+    pub(crate) fn new(text: &str) -> Password {
+        let mut bmp = Zeroizing::new(Vec::with_capacity(text.len() * 4 + 2));
+        for unit in text.encode_utf16() {
+            bmp.extend_from_slice(&unit.to_be_bytes());
+        }
+        bmp.extend_from_slice(&[0, 0]);
+        Password {
+            bmp,
+            utf8: Zeroizing::new(text.as_bytes().to_vec()),
+        }
+    }
+
+    /// The empty password, in the two forms implementations use: the BMPString with its
+    /// terminator (`00 00`, OpenSSL's `-passout pass:`) or no bytes at all (a NULL password).
+    /// PBES2 takes the UTF-8 form, which is empty either way.
+    pub(crate) fn empty_forms() -> [Password; 2] {
+        [
+            Password::new(""),
+            Password {
+                bmp: Zeroizing::new(Vec::new()),
+                utf8: Zeroizing::new(Vec::new()),
+            },
+        ]
+    }
+}
 
 /// Why one try to open the file failed.
-enum Failure {
+pub(crate) enum Failure {
     /// The password is not the one the file was made with.
     Password,
     /// The file is malformed or uses something unsupported.
     Bad(String),
 }
 
+/// Why [`open`] could not open a file.
+#[derive(Debug)]
+pub enum OpenError {
+    /// The password (the empty one when none was given) does not open the file. Without an
+    /// integrity check, a damaged file looks the same; `damaged` then says what failed.
+    Password {
+        /// What failed to parse after decryption, for a file without a MAC.
+        damaged: Option<String>,
+    },
+    /// Not a PKCS#12 file, or one using something unsupported.
+    Bad(Error),
+}
+
+/// Whether `bytes` are a PKCS#12 file that does not open without a password.
+pub fn needs_password(bytes: &[u8]) -> bool {
+    is_pkcs12(bytes)
+        && matches!(
+            open(bytes, "private key", None),
+            Err(OpenError::Password { .. })
+        )
+}
+
 /// The key and certificates of a PKCS#12 file without a password. `what` names the credential
 /// in errors ("private key" or "certificate").
 pub fn parse(bytes: &[u8], what: &'static str) -> Result<Contents, Error> {
-    let bad = |detail: String| Error::BadCredential { what, detail };
+    open(bytes, what, None).map_err(|e| match e {
+        OpenError::Bad(e) => e,
+        OpenError::Password { damaged } => Error::BadCredential {
+            what,
+            detail: match damaged {
+                Some(e) => format!("{PASSWORD_PROTECTED} (or the file is damaged: {e})"),
+                None => PASSWORD_PROTECTED.into(),
+            },
+        },
+    })
+}
+
+/// The key and certificates of a PKCS#12 file, opened with `password` (`None`: the empty
+/// password in both of its forms).
+pub fn open(
+    bytes: &[u8],
+    what: &'static str,
+    password: Option<&str>,
+) -> Result<Contents, OpenError> {
+    let bad = |detail: String| OpenError::Bad(Error::BadCredential { what, detail });
     let pfx = Pfx::from_der(bytes).map_err(|e| bad(format!("not a PKCS#12 file: {e}")))?;
     if pfx.auth_safe.content_type != oid::DATA {
         return Err(bad(
@@ -102,9 +180,13 @@ pub fn parse(bytes: &[u8], what: &'static str) -> Result<Contents, Error> {
     // Without a MAC, content decrypted with a wrong guess is garbage that may even pass the
     // padding check: then a malformed result cannot be told from a wrong password.
     let mut unverified: Option<String> = None;
-    for password in EMPTY_PASSWORDS {
+    let passwords = match password {
+        None | Some("") => Password::empty_forms().into_iter().collect::<Vec<_>>(),
+        Some(p) => vec![Password::new(p)],
+    };
+    for password in &passwords {
         if let Some(mac) = &pfx.mac_data {
-            match mac_matches(mac, password, &auth_safe) {
+            match mac_matches(mac, &password.bmp, &auth_safe) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => return Err(bad(e)),
@@ -117,10 +199,9 @@ pub fn parse(bytes: &[u8], what: &'static str) -> Result<Contents, Error> {
             Err(Failure::Bad(e)) => return Err(bad(e)),
         }
     }
-    Err(bad(match unverified {
-        Some(e) => format!("{PASSWORD_PROTECTED} (or the file is damaged: {e})"),
-        None => PASSWORD_PROTECTED.into(),
-    }))
+    Err(OpenError::Password {
+        damaged: unverified,
+    })
 }
 
 /// The contents of an OCTET STRING held in an `ANY`.
@@ -167,7 +248,7 @@ fn mac_matches(mac: &MacData, password: &[u8], data: &[u8]) -> Result<bool, Stri
     }
 }
 
-fn read_auth_safe(auth_safe: &[u8], password: &[u8]) -> Result<Contents, Failure> {
+fn read_auth_safe(auth_safe: &[u8], password: &Password) -> Result<Contents, Failure> {
     let malformed = |e: der::Error| Failure::Bad(format!("malformed PKCS#12 file: {e}"));
     let infos = Vec::<ContentInfo>::from_der(auth_safe).map_err(malformed)?;
     let mut out = Contents::default();
@@ -203,7 +284,7 @@ fn read_auth_safe(auth_safe: &[u8], password: &[u8]) -> Result<Contents, Failure
     Ok(out)
 }
 
-fn read_bags(bags: SafeContents, password: &[u8], out: &mut Contents) -> Result<(), Failure> {
+fn read_bags(bags: SafeContents, password: &Password, out: &mut Contents) -> Result<(), Failure> {
     let malformed = |e: der::Error| Failure::Bad(format!("malformed PKCS#12 bag: {e}"));
     for mut bag in bags {
         let result = (|| {
@@ -243,11 +324,12 @@ fn read_bags(bags: SafeContents, password: &[u8], out: &mut Contents) -> Result<
 }
 
 /// Decrypts with a password-based scheme: PBES2 (RFC 8018) or a PKCS#12 PBE (RFC 7292
-/// Appendix C).
-fn decrypt(
+/// Appendix C). Also what opens an encrypted PKCS#8 key (`ENCRYPTED PRIVATE KEY`), which uses
+/// the same schemes.
+pub(crate) fn decrypt(
     alg: &AlgorithmIdentifierOwned,
     data: &[u8],
-    password: &[u8],
+    password: &Password,
 ) -> Result<Zeroizing<Vec<u8>>, Failure> {
     let params = alg
         .parameters
@@ -272,8 +354,8 @@ fn decrypt(
                 }
             }
             let mut buf = Zeroizing::new(data.to_vec());
-            // PBES2 takes the password as UTF-8: the empty password has no bytes.
-            let len = match p.decrypt_in_place(b"", &mut buf) {
+            // PBES2 takes the password as UTF-8.
+            let len = match p.decrypt_in_place(password.utf8.as_slice(), &mut buf) {
                 Ok(pt) => pt.len(),
                 // A wrong key shows as bad padding, which pkcs5 0.7 reports as either.
                 Err(pkcs5::Error::DecryptFailed | pkcs5::Error::EncryptFailed) => {
@@ -298,13 +380,13 @@ fn decrypt(
                 _ => 16,
             };
             let key = Zeroizing::new(derive_key::<sha1::Sha1>(
-                password,
+                &password.bmp,
                 salt,
                 Pkcs12KeyType::EncryptionKey,
                 rounds,
                 key_len,
             ));
-            let iv = derive_key::<sha1::Sha1>(password, salt, Pkcs12KeyType::Iv, rounds, 8);
+            let iv = derive_key::<sha1::Sha1>(&password.bmp, salt, Pkcs12KeyType::Iv, rounds, 8);
             match o {
                 oid::PBE_SHA1_3DES => cbc_decrypt::<des::TdesEde3>(&key, &iv, data),
                 oid::PBE_SHA1_2DES => cbc_decrypt::<des::TdesEde2>(&key, &iv, data),
@@ -616,5 +698,186 @@ mod tests {
             }
         }
         assert!(!is_pkcs12(b"-----BEGIN PRIVATE KEY-----"));
+    }
+
+    /// What the keychain would hold, read back the way the service reads it: the key, and the
+    /// certificates that came with it.
+    fn check_secret(secret: &str, certs: usize) {
+        assert!(secret.starts_with("-----BEGIN "), "not PEM");
+        assert!(!secret.contains("ENCRYPTED"));
+        let key = private_key_from_pem_or_der(secret.as_bytes()).unwrap();
+        if certs == 0 {
+            assert!(certs_from_pem_or_der(secret.as_bytes()).is_err());
+            return;
+        }
+        let chain = certs_from_pem_or_der(secret.as_bytes()).unwrap();
+        assert_eq!(chain.len(), certs);
+        assert!(chain.iter().any(|c| key.matches(c.x509())));
+    }
+
+    #[test]
+    fn password_protected_files_open_with_their_password() {
+        use crate::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        pki(d, "rsa:2048");
+        for (name, extra) in [
+            // OpenSSL 3's default: PBES2/PBKDF2/AES-256-CBC, HMAC-SHA-256.
+            ("pw.p12", &["-passout", "pass:hunter2"][..]),
+            // `-legacy`: RC2-40 and 3DES under the PKCS#12 KDF (BMPString password).
+            (
+                "pw-legacy.p12",
+                &["-legacy", "-passout", "pass:hunter2"][..],
+            ),
+            ("pw-nomac.p12", &["-nomac", "-passout", "pass:hunter2"][..]),
+        ] {
+            let p12 = export(d, name, extra);
+            assert!(needs_password(&p12), "{name}");
+            assert!(key_file_needs_password(&p12), "{name}");
+            let c = open(&p12, "private key", Some("hunter2")).unwrap();
+            assert!(c.key.is_some() && c.certs.len() == 2, "{name}: {c:?}");
+            assert!(matches!(
+                open(&p12, "private key", Some("hunter3")),
+                Err(OpenError::Password { .. })
+            ));
+            let secret = key_secret_from_file(&p12, Some("hunter2")).unwrap();
+            check_secret(&secret, 2);
+            assert!(secret.starts_with("-----BEGIN PRIVATE KEY-----"), "{name}");
+            assert!(
+                matches!(
+                    key_secret_from_file(&p12, Some("wrong")),
+                    Err(KeyFileError::WrongPassword)
+                ),
+                "{name}"
+            );
+            assert!(matches!(
+                key_secret_from_file(&p12, None),
+                Err(KeyFileError::PasswordNeeded)
+            ));
+        }
+        // A file without a password needs none, and any given one is ignored for the empty.
+        let p12 = export(d, "open.p12", &["-passout", "pass:"]);
+        assert!(!needs_password(&p12) && !key_file_needs_password(&p12));
+        check_secret(&key_secret_from_file(&p12, None).unwrap(), 2);
+    }
+
+    #[test]
+    fn non_ascii_passwords_use_the_right_encoding_for_each_scheme() {
+        use crate::v2::cert::key_secret_from_file;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        pki(d, "ec:ca.pem");
+        let pw = "pässwörd-€";
+        let pass = format!("pass:{pw}");
+        for extra in [
+            &["-passout", &pass][..],
+            &["-legacy", "-passout", &pass][..],
+        ] {
+            let p12 = export(d, "u.p12", extra);
+            check_secret(&key_secret_from_file(&p12, Some(pw)).unwrap(), 2);
+        }
+    }
+
+    #[test]
+    fn encrypted_pkcs8_keys_open_with_their_password() {
+        use crate::v2::cert::{
+            key_file_needs_password, key_secret_from_file, KeyFileError, ENCRYPTED_KEY,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        pki(d, "rsa:2048");
+        let pkcs8 = |out: &str, extra: &[&str]| {
+            let mut args = vec!["pkcs8", "-topk8", "-in", "leaf.key", "-out", out];
+            args.extend_from_slice(extra);
+            openssl(d, &args);
+            std::fs::read(d.join(out)).unwrap()
+        };
+        for (name, key) in [
+            // OpenSSL 3's default: PBES2 with PBKDF2-HMAC-SHA-256 and AES-256-CBC.
+            ("aes.pem", pkcs8("aes.pem", &["-passout", "pass:hunter2"])),
+            (
+                "3des.pem",
+                pkcs8(
+                    "3des.pem",
+                    &["-v1", "PBE-SHA1-3DES", "-passout", "pass:hunter2"],
+                ),
+            ),
+            (
+                "aes.der",
+                pkcs8("aes.der", &["-outform", "DER", "-passout", "pass:hunter2"]),
+            ),
+        ] {
+            assert!(key_file_needs_password(&key), "{name}");
+            let e = private_key_from_pem_or_der(&key).unwrap_err().to_string();
+            if name.ends_with(".pem") {
+                assert!(e.contains(ENCRYPTED_KEY), "{name}: {e}");
+            }
+            let secret = key_secret_from_file(&key, Some("hunter2")).unwrap();
+            check_secret(&secret, 0);
+            let leaf =
+                &certs_from_pem_or_der(&std::fs::read(d.join("leaf.pem")).unwrap()).unwrap()[0];
+            assert!(private_key_from_pem_or_der(secret.as_bytes())
+                .unwrap()
+                .matches(leaf.x509()));
+            assert!(
+                matches!(
+                    key_secret_from_file(&key, Some("hunter3")),
+                    Err(KeyFileError::WrongPassword)
+                ),
+                "{name}"
+            );
+        }
+        // The traditional encrypted PEM form is explained, not taken for a wrong password.
+        openssl(
+            d,
+            &[
+                "rsa",
+                "-traditional",
+                "-aes256",
+                "-in",
+                "leaf.key",
+                "-out",
+                "trad.pem",
+                "-passout",
+                "pass:hunter2",
+            ],
+        );
+        let trad = std::fs::read(d.join("trad.pem")).unwrap();
+        let e = key_secret_from_file(&trad, Some("hunter2"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("openssl pkcs8 -topk8"), "{e}");
+        assert!(!key_file_needs_password(&trad));
+    }
+
+    #[test]
+    fn unencrypted_keys_are_stored_as_given_with_their_certificates() {
+        use crate::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        pki(d, "ec:ca.pem");
+        let key = std::fs::read(d.join("leaf.key")).unwrap();
+        assert!(!key_file_needs_password(&key));
+        check_secret(&key_secret_from_file(&key, None).unwrap(), 0);
+        // A PEM bundle of the key and its certificate keeps both.
+        let bundle = [key.clone(), std::fs::read(d.join("leaf.pem")).unwrap()].concat();
+        check_secret(&key_secret_from_file(&bundle, None).unwrap(), 1);
+        // SEC1 DER stays SEC1.
+        openssl(
+            d,
+            &[
+                "ec", "-in", "leaf.key", "-outform", "DER", "-out", "sec1.der",
+            ],
+        );
+        let secret =
+            key_secret_from_file(&std::fs::read(d.join("sec1.der")).unwrap(), None).unwrap();
+        assert!(secret.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+        check_secret(&secret, 0);
+        // Not a key at all.
+        let e = key_secret_from_file(b"hello", None).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid(_)), "{e:?}");
+        let e =
+            key_secret_from_file(&std::fs::read(d.join("leaf.pem")).unwrap(), None).unwrap_err();
+        assert!(matches!(e, KeyFileError::Invalid(_)), "{e:?}");
     }
 }
