@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod ikev1;
 mod lab;
 pub mod libreswan;
 pub mod pki;

@@ -58,6 +58,7 @@ pub const PLUGINS: &[&str] = &[
     "eap-mschapv2",
     "xauth-generic",
     "attr",
+    "unity",
 ];
 
 const STRONGSWAN_CONF_TEMPLATE: &str = include_str!("../gateway/strongswan.conf.in");

@@ -4,21 +4,26 @@
 use std::net::{IpAddr, SocketAddr};
 
 use strait_esp::{EspAlgorithms, EspEncryption, EspIntegrity};
+use strait_ike::v1;
 use strait_ike::v2::cert::{self, RsaPadding};
 use strait_ike::v2::proposal_wire::{encr_id, integ_id, NegotiatedEsp};
 use strait_ike::v2::wire::{id_type, Identification, TrafficSelector};
 use strait_ike::v2::{Config, LocalAuth};
 use strait_ipc::{ErrorKind, IpcError};
-use strait_profile::{AuthMethod, Dns, Identity, Mode, Profile};
+use strait_profile::{AuthMethod, Dns, Identity, IkeVersion, Mode, Profile};
 use zeroize::{Zeroize, Zeroizing};
 
-/// The secrets of one connection, zeroized when the connection ends.
-#[derive(Default)]
+/// The secrets of one connection, zeroized when the connection ends. Cloned once per attempt
+/// (the clone is zeroized when that attempt is done).
+#[derive(Default, Clone)]
 pub struct ConnSecrets {
-    /// The one secret the profile's authentication method needs: the pre-shared key (`psk`),
-    /// the EAP password as UTF-8 (`eap-mschapv2`), or the private key (`cert`): PEM, or DER or
-    /// PKCS#12 base64-encoded.
+    /// The secret the profile's IKE authentication needs: the pre-shared key (`psk`,
+    /// `xauth-psk`), the EAP password as UTF-8 (`eap-mschapv2`), or the private key (`cert`,
+    /// `xauth-cert`): PEM, or DER or PKCS#12 base64-encoded.
     pub secret: Option<Zeroizing<Vec<u8>>>,
+    /// The XAuth password as UTF-8 (`xauth-psk`, `xauth-cert`): IKEv1 asks for it after
+    /// phase 1, on top of the PSK or certificate.
+    pub xauth_password: Option<Zeroizing<Vec<u8>>>,
 }
 
 fn identity(id: &Identity) -> Identification {
@@ -90,7 +95,7 @@ pub fn ike_config(
                 password: Zeroizing::new(password),
             }
         }
-        AuthMethod::Cert => {
+        AuthMethod::Cert | AuthMethod::XauthCert => {
             let key = secret.ok_or_else(|| {
                 IpcError::new(
                     ErrorKind::MissingSecret,
@@ -209,6 +214,62 @@ pub fn ike_config(
             .collect()
     };
     Ok(cfg)
+}
+
+/// The IKEv1 options of a profile (`None` for IKEv2): Main or Aggressive Mode from its
+/// `version`, and for the XAuth methods the profile's username with the `password` secret.
+/// Takes the XAuth password out of `secrets`.
+pub fn v1_options(
+    profile: &Profile,
+    secrets: &mut ConnSecrets,
+) -> Result<Option<v1::Options>, IpcError> {
+    let mode = match profile.version {
+        IkeVersion::Ikev2 => return Ok(None),
+        IkeVersion::Ikev1Main => v1::Mode::Main,
+        IkeVersion::Ikev1Aggressive => v1::Mode::Aggressive,
+    };
+    let password = secrets.xauth_password.take();
+    let xauth = match profile.auth.method {
+        AuthMethod::XauthPsk | AuthMethod::XauthCert => {
+            let username = profile.auth.username.clone().ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::BadRequest,
+                    "this profile logs in with XAuth but has no username; add `username` to its \
+                     [auth] section",
+                )
+            })?;
+            let password = password.ok_or_else(|| {
+                IpcError::new(
+                    ErrorKind::MissingSecret,
+                    "this profile logs in with XAuth (a username and password after the \
+                     pre-shared key or certificate), but no password was given; store it with \
+                     `strait secret set <profile> password`",
+                )
+            })?;
+            let password = String::from_utf8(password.to_vec()).map_err(|_| {
+                IpcError::new(
+                    ErrorKind::BadRequest,
+                    "the XAuth password is not valid UTF-8 text",
+                )
+            })?;
+            Some(v1::Xauth {
+                username,
+                password: Zeroizing::new(password),
+            })
+        }
+        _ => None,
+    };
+    Ok(Some(v1::Options { mode, xauth }))
+}
+
+/// What the user is told, once per connect, about IKEv1 Aggressive Mode with a pre-shared key
+/// (`None` for every other profile).
+pub fn aggressive_psk_warning(profile: &Profile) -> Option<&'static str> {
+    (profile.version == IkeVersion::Ikev1Aggressive && profile.auth.method.needs_psk()).then_some(
+        "this profile uses IKEv1 Aggressive Mode with a pre-shared key: the gateway's reply \
+         lets an eavesdropper (or anyone who asks the gateway) brute-force the pre-shared key \
+         offline; use Main Mode or IKEv2 if the gateway allows, else a long random key",
+    )
 }
 
 /// The bytes of a `key` secret. Over IPC a secret is text, so a key file that is not text (DER,
@@ -376,6 +437,93 @@ mod tests {
         );
     }
 
+    fn v1_profile(version: &str, auth: &str) -> Profile {
+        strait_profile::parse(
+            &format!(
+                "name = \"t\"\ngateway = \"192.0.2.1\"\nversion = \"{version}\"\n[auth]\n{auth}\
+                 remote_id = \"gw.test\"\n"
+            ),
+            "t.toml",
+            std::path::Path::new("/"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn ikev1_options_carry_the_mode_and_the_xauth_login() {
+        let secrets = || ConnSecrets {
+            secret: Some(Zeroizing::new(b"group key".to_vec())),
+            xauth_password: Some(Zeroizing::new(b"hunter2".to_vec())),
+        };
+        let v2 = v1_profile("ikev2", "method = \"psk\"\n");
+        assert!(v1_options(&v2, &mut secrets()).unwrap().is_none());
+        assert!(aggressive_psk_warning(&v2).is_none());
+
+        let main = v1_profile("ikev1-main", "method = \"psk\"\n");
+        let opts = v1_options(&main, &mut secrets()).unwrap().unwrap();
+        assert_eq!(opts.mode, v1::Mode::Main);
+        assert!(opts.xauth.is_none());
+        assert!(aggressive_psk_warning(&main).is_none());
+
+        let group = v1_profile(
+            "ikev1-aggressive",
+            "method = \"xauth-psk\"\nlocal_id = \"keyid:vpn-users\"\nusername = \"alice\"\n",
+        );
+        let mut s = secrets();
+        let opts = v1_options(&group, &mut s).unwrap().unwrap();
+        assert_eq!(opts.mode, v1::Mode::Aggressive);
+        let xauth = opts.xauth.unwrap();
+        assert_eq!(xauth.username, "alice");
+        assert_eq!(xauth.password.as_str(), "hunter2");
+        assert!(
+            s.xauth_password.is_none(),
+            "the password is taken, not copied"
+        );
+        let warning = aggressive_psk_warning(&group).unwrap();
+        assert!(warning.contains("brute-force the pre-shared key offline"));
+        // The group name is a KEY_ID identity.
+        let cfg = ike_config(
+            &group,
+            &mut secrets(),
+            "192.0.2.2:500".parse().unwrap(),
+            "192.0.2.1:500".parse().unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cfg.local_id.id_type, id_type::KEY_ID);
+        assert_eq!(cfg.local_id.data, b"vpn-users");
+        assert!(matches!(cfg.auth, LocalAuth::Psk(ref k) if k.as_slice() == b"group key"));
+
+        let e = v1_options(
+            &group,
+            &mut ConnSecrets {
+                xauth_password: None,
+                ..secrets()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::MissingSecret);
+        assert!(
+            e.message.contains("strait secret set <profile> password"),
+            "{e:?}"
+        );
+
+        // Aggressive Mode with a certificate is not warned about.
+        let cert = v1_profile(
+            "ikev1-aggressive",
+            "method = \"xauth-cert\"\ncertificate = \"/nonexistent.pem\"\nusername = \"bob\"\n",
+        );
+        assert!(aggressive_psk_warning(&cert).is_none());
+        assert_eq!(
+            v1_options(&cert, &mut secrets())
+                .unwrap()
+                .unwrap()
+                .xauth
+                .unwrap()
+                .username,
+            "bob"
+        );
+    }
+
     fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
         let out = std::process::Command::new("openssl")
             .args(args)
@@ -406,6 +554,7 @@ mod tests {
         };
         let mut secrets = ConnSecrets {
             secret: Some(Zeroizing::new(secret)),
+            ..ConnSecrets::default()
         };
         let addr = "192.0.2.2:500".parse().unwrap();
         ike_config(&profile, &mut secrets, addr, addr)

@@ -12,11 +12,11 @@ use strait_ipc::{
 use strait_profile::ProfileStore;
 use strait_profile::{AuthMethod, IkeVersion, Profile};
 use tokio::sync::{broadcast, Mutex};
-use tracing::info;
+use tracing::{info, warn};
 use zeroize::Zeroizing;
 
 use crate::connection::{self, Command, ConnHandle, ConnectParams};
-use crate::convert::ConnSecrets;
+use crate::convert::{self, ConnSecrets};
 use crate::logs::LogHub;
 
 /// Largest number of log lines one request may ask for.
@@ -201,43 +201,39 @@ impl Service {
 
     async fn connect(&self, id: String, secrets: Secrets) -> Result<Response, IpcError> {
         let profile = self.store.get(&id).map_err(|_| not_found(&id))?;
-        if profile.version != IkeVersion::Ikev2 {
-            return Err(IpcError::new(
-                ErrorKind::ConnectFailed,
-                "IKEv1 profiles are not supported by this version of Strait yet",
-            ));
-        }
-        let (secret, kind) = match profile.auth.method {
-            AuthMethod::Psk => (secrets.psk.as_ref(), "psk"),
-            AuthMethod::EapMschapv2 => (secrets.password.as_ref(), "password"),
-            AuthMethod::Cert => (secrets.key.as_ref(), "key"),
-            _ => {
-                return Err(IpcError::new(
-                    ErrorKind::ConnectFailed,
-                    format!(
-                        "authentication method `{}` is not supported by this version of Strait \
-                         yet",
-                        profile.auth.method.as_str()
-                    ),
-                ))
+        let missing = |kind: &str, what: &str| {
+            IpcError::new(
+                ErrorKind::MissingSecret,
+                format!(
+                    "profile `{id}` needs {what}: store it with `strait secret set {id} {kind}` \
+                     or pass `--secret {kind}=FILE`"
+                ),
+            )
+        };
+        let bytes = |s: &strait_ipc::Secret| Zeroizing::new(s.expose().as_bytes().to_vec());
+        let (secret, kind, what) = match profile.auth.method {
+            AuthMethod::Psk | AuthMethod::XauthPsk => {
+                (secrets.psk.as_ref(), "psk", "its pre-shared key")
             }
+            AuthMethod::EapMschapv2 => (secrets.password.as_ref(), "password", "the password"),
+            AuthMethod::Cert | AuthMethod::XauthCert => (
+                secrets.key.as_ref(),
+                "key",
+                "the private key of its certificate",
+            ),
         };
-        let what = match kind {
-            "psk" => "its pre-shared key",
-            "password" => "the password",
-            _ => "the private key of its certificate",
+        let secret = secret.map(bytes).ok_or_else(|| missing(kind, what))?;
+        // XAuth asks for the user's password on top of the PSK or certificate.
+        let xauth_password = match profile.auth.method {
+            AuthMethod::XauthPsk | AuthMethod::XauthCert => Some(
+                secrets
+                    .password
+                    .as_ref()
+                    .map(bytes)
+                    .ok_or_else(|| missing("password", "the XAuth password"))?,
+            ),
+            _ => None,
         };
-        let secret = secret
-            .map(|s| Zeroizing::new(s.expose().as_bytes().to_vec()))
-            .ok_or_else(|| {
-                IpcError::new(
-                    ErrorKind::MissingSecret,
-                    format!(
-                        "profile `{id}` needs {what}: store it with `strait secret set {id} \
-                         {kind}` or pass `--secret {kind}=FILE`"
-                    ),
-                )
-            })?;
         let mut status = {
             let mut conns = self.connections.lock().await;
             if let Some(h) = conns.get(&id) {
@@ -255,11 +251,17 @@ impl Service {
                     ));
                 }
             }
+            if let Some(warning) = convert::aggressive_psk_warning(&profile) {
+                // Once per connect (not per reconnect attempt), tagged with the profile like
+                // the connection's own lines, so `strait logs` and the app show it with them.
+                tracing::info_span!("connection", profile = %id).in_scope(|| warn!("{warning}"));
+            }
             let handle = connection::spawn(ConnectParams {
                 id: id.clone(),
                 profile,
                 secrets: ConnSecrets {
                     secret: Some(secret),
+                    xauth_password,
                 },
                 state_dir: self.state_dir.clone(),
                 events: self.events.clone(),
@@ -382,12 +384,8 @@ fn warnings(p: &Profile) -> Vec<String> {
             weak.join(", ")
         ));
     }
-    if p.version == IkeVersion::Ikev1Aggressive && p.auth.method.needs_psk() {
-        w.push(
-            "IKEv1 Aggressive Mode with a pre-shared key exposes a hash of the key to anyone \
-             who asks the gateway; use Main Mode or IKEv2 if the gateway allows"
-                .into(),
-        );
+    if let Some(warning) = convert::aggressive_psk_warning(p) {
+        w.push(warning.into());
     }
     w
 }

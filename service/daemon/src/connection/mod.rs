@@ -109,9 +109,7 @@ impl Connection {
 
     /// A copy of the secrets for one attempt (the copy is zeroized when the attempt is done).
     fn secrets(&self) -> ConnSecrets {
-        ConnSecrets {
-            secret: self.params.secrets.secret.clone(),
-        }
+        self.params.secrets.clone()
     }
 
     /// Runs the state machine to a final state.
@@ -136,6 +134,6 @@ impl Connection {
             };
         }
         // Zeroize the secret now rather than whenever the task's memory is reused.
-        self.params.secrets.secret.take();
+        self.params.secrets = ConnSecrets::default();
     }
 }

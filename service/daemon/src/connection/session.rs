@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use strait_crypto::CryptoProvider;
 use strait_ike::v2::{Error as IkeError, Event as IkeEvent, IkeSa, Stage};
-use strait_ike::Initiator;
+use strait_ike::{v1, Initiator};
 use strait_ipc::{ErrorKind, Event, IpcError};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -85,13 +85,21 @@ impl Session {
                 warn!("the profile allows the weak algorithm {w}");
             }
         }
+        let v1_options = convert::v1_options(profile, &mut secrets).map_err(|error| OpenError {
+            error,
+            retry: false,
+        })?;
         let provider = strait_crypto::default_provider();
-        let sa = IkeSa::new(config, provider.clone(), Instant::now())
-            .map(|sa| Initiator::V2(Box::new(sa)))
-            .map_err(|e| OpenError {
-                error: convert::connect_error(&e),
-                retry: false,
-            })?;
+        let sa = match v1_options {
+            None => IkeSa::new(config, provider.clone(), Instant::now())
+                .map(|sa| Initiator::V2(Box::new(sa))),
+            Some(opts) => v1::Sa::new(config, opts, provider.clone(), Instant::now())
+                .map(|sa| Initiator::V1(Box::new(sa))),
+        }
+        .map_err(|e| OpenError {
+            error: convert::connect_error(&e),
+            retry: false,
+        })?;
         let natt_sock = Arc::new(natt_sock);
         let (ike_tx, ike_rx) = mpsc::channel(64);
         let datapath = Datapath::start(natt_sock.clone(), ike_tx);
