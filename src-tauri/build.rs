@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "remove_profile",
     "set_secret",
     "forget_secret",
+    "import_key",
     "connect",
     "disconnect",
     "autostart_enabled",

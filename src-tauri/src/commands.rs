@@ -1,7 +1,8 @@
 //! The commands the web view may call (each one allowed by name in `capabilities/main.json`).
 //!
-//! Secrets go one way: the window hands a PSK or password to [`set_secret`], which puts it in
-//! the keychain; no command returns one.
+//! Secrets go one way: the window hands a PSK or password to [`set_secret`], or a key file's
+//! path (and its password) to [`import_key`], which put them in the keychain; no command
+//! returns one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tauri_plugin_autostart::ManagerExt;
 use zeroize::Zeroizing;
 
 use crate::keychain::{self, Kind};
+use crate::keyfile;
 use crate::model::Snapshot;
 use crate::service::{self, Imported, Shared, UiError};
 
@@ -23,6 +25,7 @@ pub const NAMES: &[&str] = &[
     "remove_profile",
     "set_secret",
     "forget_secret",
+    "import_key",
     "connect",
     "disconnect",
     "autostart_enabled",
@@ -100,6 +103,36 @@ pub async fn forget_secret(app: AppHandle, profile: String, kind: String) -> Res
         .await
         .map_err(|e| UiError::new("keychain", e.to_string()))?
         .map_err(|e| UiError::new("keychain", e.to_string()))?;
+    service::refresh_profiles(&app).await
+}
+
+/// Stores the private key of a key file the user chose (PKCS#12, PEM or DER) in the keychain
+/// under `<profile>/key`, decrypted with `password` when the file has one. Fails with a
+/// `key_password` error when the file needs a password (none or a wrong one given), so the
+/// window can ask.
+#[tauri::command]
+pub async fn import_key(
+    app: AppHandle,
+    profile: String,
+    path: PathBuf,
+    password: Option<String>,
+) -> Result<(), UiError> {
+    let password = password.map(Zeroizing::new);
+    let id = profile.clone();
+    // Decryption (up to a few thousand KDF rounds) and the keychain both block.
+    tauri::async_runtime::spawn_blocking(move || {
+        let secret = keyfile::read_key_secret(&id, &path, password.as_ref().map(|p| p.as_str()))?;
+        keychain::store(&id, Kind::Key, &secret).map_err(|e| UiError {
+            kind: "keychain",
+            message: "Cannot store the private key in your keychain: unlock it (or set one up) \
+                      and try again."
+                .to_owned(),
+            detail: Some(e.to_string()),
+            secret: None,
+        })
+    })
+    .await
+    .map_err(|e| UiError::new("keychain", e.to_string()))??;
     service::refresh_profiles(&app).await
 }
 

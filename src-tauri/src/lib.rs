@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod import;
 pub mod keychain;
+pub mod keyfile;
 pub mod model;
 pub mod service;
 pub mod tray;
@@ -86,6 +87,7 @@ pub fn run() {
             commands::remove_profile,
             commands::set_secret,
             commands::forget_secret,
+            commands::import_key,
             commands::connect,
             commands::disconnect,
             commands::autostart_enabled,

@@ -84,10 +84,16 @@ impl Snapshot {
             .retain(|c| c.state != ConnState::Disconnected);
     }
 
-    /// Applies new counters of a connection.
-    pub fn apply_counters(&mut self, profile: &str, counters: Counters) {
+    /// Applies new counters of a connection, with its rekey times (seconds from now).
+    pub fn apply_counters(
+        &mut self,
+        profile: &str,
+        counters: Counters,
+        rekey_in_secs: (Option<u64>, Option<u64>),
+    ) {
         if let Some(c) = self.connections.iter_mut().find(|c| c.profile == profile) {
             c.counters = counters;
+            (c.ike_rekey_in_secs, c.child_rekey_in_secs) = rekey_in_secs;
         }
     }
 
@@ -350,6 +356,12 @@ mod tests {
                 version: "ikev2".to_owned(),
                 method: "psk".to_owned(),
                 managed: false,
+                local_id: None,
+                remote_id: Some("vpn.example".to_owned()),
+                username: None,
+                routes: vec![],
+                ike: vec![],
+                esp: vec![],
             },
             needs: vec!["psk"],
             stored: vec![],
@@ -373,6 +385,8 @@ mod tests {
             nat: false,
             counters: Counters::default(),
             uptime_secs: None,
+            ike_rekey_in_secs: None,
+            child_rekey_in_secs: None,
             reason: None,
         }
     }
@@ -554,8 +568,18 @@ mod tests {
             bytes_in: 10,
             ..Counters::default()
         };
-        s.apply_counters("hq", c);
-        s.apply_counters("nope", Counters::default());
+        s.apply_counters("hq", c, (Some(3600), Some(60)));
+        s.apply_counters("nope", Counters::default(), (None, None));
         assert_eq!(s.connection("hq").map(|c| c.counters.bytes_in), Some(10));
+        let hq = s.connection("hq").unwrap();
+        assert_eq!(
+            (hq.ike_rekey_in_secs, hq.child_rekey_in_secs),
+            (Some(3600), Some(60))
+        );
+        // The window gets the details and rekey times as the service sent them.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["connections"][0]["ike_rekey_in_secs"], 3600);
+        assert_eq!(json["profiles"][0]["remote_id"], "vpn.example");
+        assert!(json["profiles"][0]["routes"].as_array().unwrap().is_empty());
     }
 }

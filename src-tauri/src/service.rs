@@ -128,7 +128,8 @@ pub fn notify(app: &AppHandle, notice: &Notice) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message}")]
 pub struct UiError {
-    /// "service_down", "missing_secret", "service", "import", "keychain", "autostart".
+    /// "service_down", "missing_secret", "service", "import", "keychain", "autostart",
+    /// "key_password" (a key file needs its password, or the one given is wrong), "key_file".
     pub kind: &'static str,
     /// Plain words, with what to do.
     pub message: String,
@@ -266,8 +267,15 @@ async fn watch_once(app: &AppHandle) -> Result<(), ClientError> {
                     notify(app, &notice);
                 }
             }
-            Event::Counters { profile, counters } => {
-                state.update(|s| s.apply_counters(&profile, counters));
+            Event::Counters {
+                profile,
+                counters,
+                ike_rekey_in_secs,
+                child_rekey_in_secs,
+            } => {
+                state.update(|s| {
+                    s.apply_counters(&profile, counters, (ike_rekey_in_secs, child_rekey_in_secs))
+                });
                 publish(app);
             }
             Event::Log(line) => {

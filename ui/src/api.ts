@@ -23,6 +23,16 @@ export interface Profile {
   version: string;
   method: string;
   managed: boolean;
+  /** Our identity as written; null: this device's address, or the certificate's subject. */
+  local_id: string | null;
+  /** The identity the gateway must prove; null: its host name. */
+  remote_id: string | null;
+  username: string | null;
+  /** Subnets sent through the tunnel; empty: the routes the gateway pushes. */
+  routes: string[];
+  /** Proposals as written; empty: the defaults. */
+  ike: string[];
+  esp: string[];
   needs: SecretKind[];
   stored: SecretKind[];
 }
@@ -54,6 +64,10 @@ export interface ConnectionStatus {
   nat: boolean;
   counters: Counters;
   uptime_secs: number | null;
+  /** Seconds until the next IKE SA rekey, counted from when the status arrived. */
+  ike_rekey_in_secs: number | null;
+  /** Seconds until the next child SA (ESP) rekey, counted from when the status arrived. */
+  child_rekey_in_secs: number | null;
   reason: string | null;
 }
 
@@ -71,7 +85,15 @@ export interface LogLine {
 }
 
 export interface UiError {
-  kind: "service_down" | "missing_secret" | "service" | "import" | "keychain" | "autostart";
+  kind:
+    | "service_down"
+    | "missing_secret"
+    | "service"
+    | "import"
+    | "keychain"
+    | "autostart"
+    | "key_password"
+    | "key_file";
   message: string;
   detail: string | null;
   secret: [string, SecretKind] | null;
@@ -107,6 +129,10 @@ export const api = {
     invoke<void>("set_secret", { profile, kind, value }),
   forgetSecret: (profile: string, kind: SecretKind) =>
     invoke<void>("forget_secret", { profile, kind }),
+  /** Stores a key file's private key in the keychain; rejects with `key_password` when the
+   * file needs its password (or the one given is wrong). */
+  importKey: (profile: string, path: string, password: string | null) =>
+    invoke<void>("import_key", { profile, path, password }),
   connect: (profile: string) => invoke<void>("connect", { profile }),
   disconnect: (profile: string) => invoke<void>("disconnect", { profile }),
   autostartEnabled: () => invoke<boolean>("autostart_enabled"),
@@ -123,6 +149,19 @@ export const api = {
           name: "VPN profiles",
           extensions: ["toml", "mobileconfig", "sswan", "conf", "nmconnection"],
         },
+        { name: "All files", extensions: ["*"] },
+      ],
+    });
+    return typeof chosen === "string" ? chosen : null;
+  },
+  /** The open-file dialog for a private key file. */
+  chooseKeyFile: async (): Promise<string | null> => {
+    const chosen = await open({
+      multiple: false,
+      directory: false,
+      title: "Import a private key",
+      filters: [
+        { name: "Private keys", extensions: ["p12", "pfx", "pem", "key", "der"] },
         { name: "All files", extensions: ["*"] },
       ],
     });

@@ -15,9 +15,33 @@ const profile = {
   version: "ikev2",
   method: "psk",
   managed: false,
+  local_id: null,
+  remote_id: "vpn.acme.example",
+  username: null,
+  routes: [],
+  ike: [],
+  esp: [],
   needs: ["psk"],
   stored: [],
 } satisfies Snapshot["profiles"][number];
+
+/** A certificate profile with every detail written out. */
+const certProfile: Snapshot["profiles"][number] = {
+  id: "corp",
+  name: "Corp",
+  gateway: "vpn.corp.example",
+  version: "ikev2",
+  method: "xauth-cert",
+  managed: true,
+  local_id: "alice@corp.example",
+  remote_id: "gw.corp.example",
+  username: "alice",
+  routes: ["10.0.0.0/8", "192.168.10.0/24"],
+  ike: ["aes256gcm16-prfsha384-ecp384"],
+  esp: [],
+  needs: ["key", "password"],
+  stored: [],
+};
 
 function running(overrides: Partial<Snapshot> = {}): Snapshot {
   return {
@@ -52,6 +76,8 @@ function connected(): ConnectionStatus {
       auth_failures: 0,
     },
     uptime_secs: 75,
+    ike_rekey_in_secs: 14358,
+    child_rekey_in_secs: 65,
     reason: null,
   };
 }
@@ -62,12 +88,22 @@ let calls: Call[];
 let snapshot: Snapshot;
 let reject: Record<string, unknown>;
 let autostart: boolean;
+let apps: StraitApp[] = [];
+/** What `import_key` answers, by the password it was given. */
+let keyAnswers: Record<string, unknown>;
 
-async function mount(): Promise<HTMLElement> {
+async function mountApp(now?: () => number): Promise<[HTMLElement, StraitApp]> {
   const root = document.createElement("div");
   document.body.replaceChildren(root);
-  await new StraitApp(root).start();
-  return root;
+  const app = new StraitApp(root);
+  if (now) app.now = now;
+  apps.push(app);
+  await app.start();
+  return [root, app];
+}
+
+async function mount(): Promise<HTMLElement> {
+  return (await mountApp())[0];
 }
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
@@ -77,6 +113,7 @@ beforeEach(() => {
   snapshot = running();
   reject = {};
   autostart = false;
+  keyAnswers = {};
   mockIPC(
     (cmd, args) => {
       calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
@@ -87,7 +124,14 @@ beforeEach(() => {
         case "logs":
           return [{ time_ms: 0, level: "info", profile: "acme-hq", message: "hello from the log" }];
         case "plugin:dialog|open":
-          return "/home/alice/acme-hq.toml";
+          return (args as { options?: { title?: string } }).options?.title?.includes("private key")
+            ? "/home/alice/alice.p12"
+            : "/home/alice/acme-hq.toml";
+        case "import_key": {
+          const answer = keyAnswers[String((args as { password: unknown }).password)];
+          if (answer) throw answer;
+          return null;
+        }
         case "import_profile":
           return { id: "acme-hq", replaced: false, warnings: [] };
         case "autostart_enabled":
@@ -103,7 +147,11 @@ beforeEach(() => {
   );
 });
 
-afterEach(() => clearMocks());
+afterEach(() => {
+  for (const app of apps) app.stop();
+  apps = [];
+  clearMocks();
+});
 
 describe("the service", () => {
   it("says plainly when the service is not running, and disables connecting", async () => {
@@ -142,6 +190,35 @@ describe("profiles", () => {
     expect(item?.textContent).toContain("Disconnected");
     expect(root.querySelector("#detail")?.textContent).toContain("vpn.acme.example");
     expect(root.querySelector("#detail")?.textContent).toContain("IKEv2");
+  });
+
+  it("shows the identity, method, username and routes before connecting", async () => {
+    snapshot = running({ profiles: [profile, certProfile] });
+    const root = await mount();
+    // The PSK profile: defaults spelled out.
+    expect(root.querySelector("#fact-identity")?.textContent).toBe(
+      "this device's address → vpn.acme.example",
+    );
+    expect(root.querySelector("#fact-routes")?.textContent).toBe("The routes the gateway pushes");
+    expect(root.querySelector("#fact-username")).toBeNull();
+
+    root.querySelector<HTMLButtonElement>(".profile[data-id='corp']")?.click();
+    expect(root.querySelector("#fact-gateway")?.textContent).toBe("vpn.corp.example");
+    expect(root.querySelector("#fact-identity")?.textContent).toBe(
+      "alice@corp.example → gw.corp.example",
+    );
+    expect(root.querySelector("#fact-method")?.textContent).toContain("Certificate + password");
+    expect(root.querySelector("#fact-username")?.textContent).toBe("alice");
+    expect(root.querySelector("#fact-routes")?.textContent).toBe("10.0.0.0/8, 192.168.10.0/24");
+    expect(root.querySelector("#detail")?.textContent).toContain("aes256gcm16-prfsha384-ecp384");
+  });
+
+  it("a certificate profile without local_id names the certificate's subject", async () => {
+    snapshot = running({ profiles: [{ ...certProfile, local_id: null }] });
+    const root = await mount();
+    expect(root.querySelector("#fact-identity")?.textContent).toBe(
+      "the certificate's subject → gw.corp.example",
+    );
   });
 
   it("invites an import when there is none", async () => {
@@ -204,6 +281,124 @@ describe("secrets", () => {
   });
 });
 
+describe("private key import", () => {
+  async function chooseKey(root: HTMLElement): Promise<void> {
+    root.querySelector<HTMLButtonElement>("#import-key")?.click();
+    for (let i = 0; i < 4; i++) await tick();
+  }
+
+  async function typePassword(root: HTMLElement, password: string): Promise<void> {
+    const input = root.querySelector<HTMLInputElement>("#key-password")!;
+    input.value = password;
+    root.querySelector<HTMLFormElement>("#key-prompt")?.requestSubmit();
+    for (let i = 0; i < 4; i++) await tick();
+  }
+
+  it("is offered for certificate profiles only", async () => {
+    const root = await mount();
+    expect(root.querySelector("#import-key")).toBeNull();
+    snapshot = running({ profiles: [certProfile] });
+    const root2 = await mount();
+    expect(root2.querySelector("#import-key")?.textContent).toBe("Import private key…");
+    expect(root2.querySelector("#secret-key-state")?.textContent).toContain("Not stored yet");
+  });
+
+  it("stores a key file that needs no password straight away", async () => {
+    snapshot = running({ profiles: [certProfile] });
+    const root = await mount();
+    await chooseKey(root);
+    const open = calls.find((c) => c.cmd === "plugin:dialog|open");
+    const filters = (open?.args as { options: { filters: { extensions: string[] }[] } }).options
+      .filters;
+    expect(filters[0].extensions).toEqual(["p12", "pfx", "pem", "key", "der"]);
+    expect(calls.find((c) => c.cmd === "import_key")?.args).toEqual({
+      profile: "corp",
+      path: "/home/alice/alice.p12",
+      password: null,
+    });
+    expect(root.querySelector("#key-prompt")).toBeNull();
+    expect(root.querySelector("#notice")?.textContent).toContain("Private key saved");
+  });
+
+  it("asks for the password, says when it is wrong, and never shows it", async () => {
+    keyAnswers = {
+      null: {
+        kind: "key_password",
+        message: "alice.p12 is protected by a password. Type it to unlock the key.",
+        detail: null,
+        secret: ["corp", "key"],
+      },
+      wrong: {
+        kind: "key_password",
+        message: "The password for alice.p12 is wrong. Check it and try again.",
+        detail: null,
+        secret: ["corp", "key"],
+      },
+    };
+    snapshot = running({ profiles: [certProfile] });
+    const root = await mount();
+    await chooseKey(root);
+    expect(root.querySelector("#key-password-message")?.textContent).toContain(
+      "protected by a password",
+    );
+    expect(root.querySelector<HTMLInputElement>("#key-password")?.type).toBe("password");
+    expect(root.querySelector("#error")).toBeNull();
+
+    await typePassword(root, "wrong");
+    expect(root.querySelector("#key-password-message")?.textContent).toBe(
+      "The password for alice.p12 is wrong. Check it and try again.",
+    );
+    expect(root.querySelector<HTMLInputElement>("#key-password")?.value).toBe("");
+
+    await typePassword(root, "hunter2");
+    const tries = calls.filter((c) => c.cmd === "import_key").map((c) => c.args.password);
+    expect(tries).toEqual([null, "wrong", "hunter2"]);
+    expect(calls.filter((c) => c.cmd === "import_key").every((c) => c.args.path === "/home/alice/alice.p12")).toBe(true);
+    expect(root.querySelector("#key-prompt")).toBeNull();
+    expect(root.querySelector("#notice")?.textContent).toContain("Private key saved");
+    expect(root.textContent).not.toContain("hunter2");
+  });
+
+  it("cancelling the prompt forgets the chosen file", async () => {
+    keyAnswers = {
+      null: { kind: "key_password", message: "needs a password", detail: null, secret: null },
+    };
+    snapshot = running({ profiles: [certProfile] });
+    const root = await mount();
+    await chooseKey(root);
+    root.querySelector<HTMLButtonElement>("#key-cancel")?.click();
+    expect(root.querySelector("#key-prompt")).toBeNull();
+  });
+
+  it("shows a file that holds no key as an error", async () => {
+    keyAnswers = {
+      null: {
+        kind: "key_file",
+        message: "alice.p12 holds no private key Strait can use.",
+        detail: "our private key cannot be used: …",
+        secret: null,
+      },
+    };
+    snapshot = running({ profiles: [certProfile] });
+    const root = await mount();
+    await chooseKey(root);
+    expect(root.querySelector("#key-prompt")).toBeNull();
+    expect(root.querySelector("#error .message")?.textContent).toContain("holds no private key");
+  });
+
+  it("forgets a stored key", async () => {
+    snapshot = running({ profiles: [{ ...certProfile, stored: ["key"] }] });
+    const root = await mount();
+    expect(root.querySelector("#secret-key-state")?.textContent).toContain("in your keychain");
+    root.querySelector<HTMLButtonElement>("#forget-key")?.click();
+    await tick();
+    expect(calls.find((c) => c.cmd === "forget_secret")?.args).toEqual({
+      profile: "corp",
+      kind: "key",
+    });
+  });
+});
+
 describe("connecting", () => {
   it("connect and disconnect call the service with the profile id", async () => {
     const root = await mount();
@@ -216,6 +411,8 @@ describe("connecting", () => {
     expect(root.querySelector("#virtual-ip")?.textContent).toBe("10.99.0.1");
     expect(root.querySelector("#sent")?.textContent).toBe("2.0 KiB in 2 packets");
     expect(root.querySelector("#uptime")?.textContent).toBe("1 min 15 s");
+    expect(root.querySelector("#ike-rekey")?.textContent).toBe("3 h 59 min");
+    expect(root.querySelector("#child-rekey")?.textContent).toBe("1 min 5 s");
     expect(root.querySelector<HTMLButtonElement>("#connect")?.disabled).toBe(true);
 
     root.querySelector<HTMLButtonElement>("#disconnect")?.click();
@@ -252,6 +449,27 @@ describe("connecting", () => {
     await emit("strait://snapshot", running({ connections: [next] }));
     expect(root.querySelector<HTMLInputElement>("#secret-psk")?.value).toBe("half typ");
     expect(root.querySelector("#received")?.textContent).toContain("977 KiB");
+  });
+
+  it("counts the rekey times down between snapshots", async () => {
+    let now = 1_000_000;
+    snapshot = running({ connections: [connected()] });
+    const [root, app] = await mountApp(() => now);
+    expect(root.querySelector("#child-rekey")?.textContent).toBe("1 min 5 s");
+    now += 10_000;
+    app.tick();
+    expect(root.querySelector("#child-rekey")?.textContent).toBe("55 s");
+    now += 60_000;
+    app.tick();
+    expect(root.querySelector("#child-rekey")?.textContent).toBe("now");
+    // A new snapshot (after the rekey) starts from its own values.
+    const next = connected();
+    next.child_rekey_in_secs = 3500;
+    await emit("strait://snapshot", running({ connections: [next] }));
+    expect(root.querySelector("#child-rekey")?.textContent).toBe("58 min 20 s");
+    next.ike_rekey_in_secs = null;
+    await emit("strait://snapshot", running({ connections: [next] }));
+    expect(root.querySelector("#ike-rekey")?.textContent).toBe("—");
   });
 
   it("appends log lines from events", async () => {

@@ -52,6 +52,13 @@ export class StraitApp {
   error: UiError | null = null;
   notice: string | null = null;
   busy = new Set<string>();
+  /** A key file waiting for its password (the message says why: needed, or wrong). */
+  keyPrompt: { profile: string; path: string; message: string } | null = null;
+  /** The clock, replaceable in tests. */
+  now: () => number = () => Date.now();
+  /** When the current snapshot arrived: rekey times count down from it. */
+  private receivedAt = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
 
   private root: HTMLElement;
   private listKey = "";
@@ -74,6 +81,18 @@ export class StraitApp {
     const [snapshot, logs] = await Promise.all([api.snapshot(), api.logs(), this.loadAutostart()]);
     this.logs = logs.slice(-LOG_LIMIT);
     this.setSnapshot(snapshot);
+    this.timer ??= setInterval(() => this.tick(), 1000);
+  }
+
+  /** Stops the countdown timer (the window is going away). */
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Once a second: the rekey times count down between snapshots. */
+  tick(): void {
+    this.updateStatus(this.connection(this.selected));
   }
 
   /** Shows whether Strait starts at login; a failure to tell leaves the box off, not the app. */
@@ -101,6 +120,7 @@ export class StraitApp {
 
   setSnapshot(s: Snapshot): void {
     this.snapshot = s;
+    this.receivedAt = this.now();
     if (!this.selected || !s.profiles.some((p) => p.id === this.selected)) {
       this.selected = s.connections[0]?.profile ?? s.profiles[0]?.id ?? null;
     }
@@ -179,6 +199,48 @@ export class StraitApp {
       input.value = "";
       this.error = null;
       this.notice = `${SECRET_LABEL[kind]} saved in your keychain.`;
+      this.detailKey = "";
+    });
+  }
+
+  /** "Import private key…": the file dialog, then the keychain (asking for the password when
+   * the file has one). */
+  async importKey(id: string): Promise<void> {
+    const path = await api.chooseKeyFile().catch(() => null);
+    if (!path) return;
+    await this.storeKey(id, path, null);
+  }
+
+  /** The password typed into the prompt for the waiting key file. */
+  async unlockKey(input: HTMLInputElement): Promise<void> {
+    const prompt = this.keyPrompt;
+    const password = input.value;
+    input.value = "";
+    if (!prompt || !password) return;
+    await this.storeKey(prompt.profile, prompt.path, password);
+  }
+
+  cancelKey(): void {
+    this.keyPrompt = null;
+    this.detailKey = "";
+    this.render();
+  }
+
+  private async storeKey(id: string, path: string, password: string | null): Promise<void> {
+    this.showError(null);
+    await this.run(`key:${id}`, async () => {
+      try {
+        await api.importKey(id, path, password);
+      } catch (e) {
+        const err = asUiError(e);
+        if (err.kind !== "key_password") throw e;
+        this.keyPrompt = { profile: id, path, message: err.message };
+        this.detailKey = "";
+        return;
+      }
+      this.keyPrompt = null;
+      this.error = null;
+      this.notice = "Private key saved in your keychain.";
       this.detailKey = "";
     });
   }
@@ -354,7 +416,8 @@ export class StraitApp {
     const state = c?.state ?? "disconnected";
     const down = this.snapshot.service.kind !== "running";
     const busy = [...this.busy].some((k) => k.endsWith(`:${p.id}`));
-    const key = JSON.stringify([p, state, down, busy, c?.reason]);
+    const prompt = this.keyPrompt?.profile === p.id ? this.keyPrompt : null;
+    const key = JSON.stringify([p, state, down, busy, c?.reason, prompt]);
     if (key !== this.detailKey) {
       this.detailKey = key;
       this.buildDetail(p, state, down, busy, c);
@@ -387,17 +450,7 @@ export class StraitApp {
     const secrets = p.needs
       .filter((k) => k !== "key")
       .map((kind) => this.secretForm(p, kind));
-    const keyNote = p.needs.includes("key")
-      ? h(
-          "p",
-          { class: "muted" },
-          p.stored.includes("key")
-            ? "The private key is in your keychain."
-            : "Store the certificate's private key with `strait secret set " +
-                p.id +
-                " key --from-file FILE`.",
-        )
-      : null;
+    const keyNote = p.needs.includes("key") ? this.keySection(p, busy) : null;
 
     this.els.detail.replaceChildren(
       ...compact([
@@ -428,15 +481,90 @@ export class StraitApp {
       h(
         "dl",
         { class: "facts" },
-        ...fact("Gateway", p.gateway),
+        ...fact("Gateway", p.gateway, "fact-gateway"),
+        ...fact("Identity", identity(p), "fact-identity"),
         ...fact("Protocol", VERSION_LABEL[p.version] ?? p.version),
-        ...fact("Sign-in", METHOD_LABEL[p.method] ?? p.method),
+        ...fact("Sign-in", METHOD_LABEL[p.method] ?? p.method, "fact-method"),
+        ...(p.username ? fact("Username", p.username, "fact-username") : []),
+        ...fact(
+          "Routes",
+          p.routes.length ? p.routes.join(", ") : "The routes the gateway pushes",
+          "fact-routes",
+        ),
+        ...(p.ike.length ? fact("IKE proposals", p.ike.join(", ")) : []),
+        ...(p.esp.length ? fact("ESP proposals", p.esp.join(", ")) : []),
         ...fact("Managed by IT", p.managed ? "yes" : "no"),
         ...fact("Profile id", p.id),
       ),
       ...secrets,
       keyNote,
       ]),
+    );
+  }
+
+  /** The private key: whether the keychain has it, the import button, and the password prompt
+   * while a chosen file waits for its password. */
+  private keySection(p: Profile, busy: boolean): HTMLElement {
+    const stored = p.stored.includes("key");
+    const importButton = h(
+      "button",
+      { id: "import-key", type: "button", disabled: busy },
+      "Import private key…",
+    );
+    importButton.addEventListener("click", () => void this.importKey(p.id));
+    const forget = h("button", { type: "button", class: "forget", id: "forget-key" }, "Forget");
+    forget.addEventListener("click", () => void this.forgetSecret(p.id, "key"));
+    let prompt: HTMLElement | null = null;
+    if (this.keyPrompt?.profile === p.id) {
+      const input = h("input", {
+        id: "key-password",
+        type: "password",
+        autocomplete: "off",
+        spellcheck: "false",
+      }) as HTMLInputElement;
+      const cancel = h("button", { type: "button", id: "key-cancel" }, "Cancel");
+      cancel.addEventListener("click", () => this.cancelKey());
+      prompt = h(
+        "form",
+        { class: "secret", id: "key-prompt" },
+        h("p", { id: "key-password-message", role: "alert" }, this.keyPrompt.message),
+        h("label", { for: "key-password" }, "Password of the key file"),
+        h(
+          "div",
+          { class: "row" },
+          input,
+          h("button", { type: "submit", id: "key-unlock", disabled: busy }, "Unlock and store"),
+          cancel,
+        ),
+        h(
+          "p",
+          { class: "muted" },
+          "The key is stored in your keychain without the password; the password is not kept.",
+        ),
+      );
+      prompt.addEventListener("submit", (e) => {
+        e.preventDefault();
+        void this.unlockKey(input);
+      });
+    }
+    return h(
+      "section",
+      { class: "secret", id: "key" },
+      h("h3", {}, SECRET_LABEL.key),
+      h(
+        "p",
+        { class: "muted", id: "secret-key-state" },
+        stored
+          ? "The private key is in your keychain."
+          : "Not stored yet: import the .p12, .pfx or .pem file that holds your certificate's key.",
+      ),
+      h(
+        "div",
+        { class: "row" },
+        importButton,
+        stored ? forget : null,
+      ),
+      prompt,
     );
   }
 
@@ -507,8 +635,18 @@ export class StraitApp {
           "received",
         ),
         ...fact("Up for", c.uptime_secs === null ? "—" : duration(c.uptime_secs), "uptime"),
+        ...fact("IKE rekey in", this.countdown(c.ike_rekey_in_secs), "ike-rekey"),
+        ...fact("ESP rekey in", this.countdown(c.child_rekey_in_secs), "child-rekey"),
       ),
     );
+  }
+
+  /** A rekey time from the snapshot, counted down since it arrived. */
+  private countdown(secs: number | null | undefined): string {
+    if (secs === null || secs === undefined) return "—";
+    const gone = Math.floor((this.now() - this.receivedAt) / 1000);
+    const left = Math.max(0, secs - Math.max(0, gone));
+    return left === 0 ? "now" : duration(left);
   }
 
   private renderLog(): void {
@@ -518,6 +656,16 @@ export class StraitApp {
     });
     this.els.log.textContent = lines.join("\n") || "Nothing logged yet.";
   }
+}
+
+const CERT_METHODS = new Set(["cert", "xauth-cert"]);
+
+/** "alice@corp.example → vpn.corp.example", with what the defaults mean spelled out. */
+export function identity(p: Profile): string {
+  const local =
+    p.local_id ??
+    (CERT_METHODS.has(p.method) ? "the certificate's subject" : "this device's address");
+  return `${local} → ${p.remote_id ?? p.gateway}`;
 }
 
 function compact(items: (Node | string | null)[]): (Node | string)[] {

@@ -108,7 +108,9 @@ enum SecretCommand {
         /// Which secret.
         #[arg(value_enum)]
         kind: Kind,
-        /// Read the secret from this file (trailing newline trimmed).
+        /// Read the secret from this file (trailing newline trimmed). A key file (PEM, DER,
+        /// PKCS#12) that has a password is opened with it (asked on the terminal, or the
+        /// first line of stdin) and stored decrypted: the password is never stored.
         #[arg(long, value_name = "FILE")]
         from_file: Option<PathBuf>,
     },

@@ -7,7 +7,9 @@
 //! `strait list --json`:
 //! ```json
 //! {"profiles": [{"id": "acme", "name": "Acme HQ", "gateway": "vpn.acme.example",
-//!                "version": "ikev2", "method": "psk", "managed": false}]}
+//!                "version": "ikev2", "method": "psk", "managed": false,
+//!                "local_id": "alice@acme.example", "remote_id": "vpn.acme.example",
+//!                "username": null, "routes": ["10.0.0.0/8"], "ike": [], "esp": []}]}
 //! ```
 //!
 //! `strait status --json`:
@@ -19,7 +21,12 @@
 //!   "esp": "AES-256-GCM", "ike_spis": "0123456789abcdef/fedcba9876543210",
 //!   "spi_in": "c0ffee01", "spi_out": "0badf00d", "nat": false,
 //!   "bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0,
-//!   "replay_drops": 0, "auth_failures": 0, "uptime_secs": 42, "reason": null}]}
+//!   "replay_drops": 0, "auth_failures": 0, "uptime_secs": 42,
+//!   "ike_rekey_in_secs": 14358, "child_rekey_in_secs": 3558, "reason": null}]}
+//! ```
+//!
+//! The rekey times are seconds from the moment the status was taken (rounded down), `null`
+//! when not connected.
 //! ```
 
 use serde::Serialize;
@@ -47,6 +54,18 @@ pub struct ProfileJson {
     pub method: String,
     /// Whether IT provisioned it.
     pub managed: bool,
+    /// Our identity as written (`null`: our address or the certificate's subject).
+    pub local_id: Option<String>,
+    /// The gateway's identity we expect.
+    pub remote_id: Option<String>,
+    /// The user name of EAP / XAuth methods.
+    pub username: Option<String>,
+    /// Subnets sent through the tunnel (empty: the routes the gateway pushes).
+    pub routes: Vec<String>,
+    /// IKE proposals as written (empty: the defaults).
+    pub ike: Vec<String>,
+    /// ESP proposals as written (empty: the defaults).
+    pub esp: Vec<String>,
 }
 
 impl From<&ProfileSummary> for ProfileJson {
@@ -58,6 +77,12 @@ impl From<&ProfileSummary> for ProfileJson {
             version: p.version.clone(),
             method: p.method.clone(),
             managed: p.managed,
+            local_id: p.local_id.clone(),
+            remote_id: p.remote_id.clone(),
+            username: p.username.clone(),
+            routes: p.routes.clone(),
+            ike: p.ike.clone(),
+            esp: p.esp.clone(),
         }
     }
 }
@@ -114,6 +139,10 @@ pub struct ConnectionJson {
     pub auth_failures: u64,
     /// Seconds since the tunnel came up.
     pub uptime_secs: Option<u64>,
+    /// Seconds until the next IKE SA rekey, from the time of the status.
+    pub ike_rekey_in_secs: Option<u64>,
+    /// Seconds until the next child SA rekey, from the time of the status.
+    pub child_rekey_in_secs: Option<u64>,
     /// Why it is in `error` or `reconnecting`.
     pub reason: Option<String>,
 }
@@ -158,6 +187,8 @@ impl From<&ConnectionStatus> for ConnectionJson {
             replay_drops: c.counters.replay_drops,
             auth_failures: c.counters.auth_failures,
             uptime_secs: c.uptime_secs,
+            ike_rekey_in_secs: c.ike_rekey_in_secs,
+            child_rekey_in_secs: c.child_rekey_in_secs,
             reason: c.reason.clone(),
         }
     }
@@ -297,6 +328,12 @@ pub fn status_text(connections: &[ConnectionStatus]) -> String {
         if let Some(up) = c.uptime_secs {
             field("uptime", duration(up));
         }
+        if let Some(secs) = c.ike_rekey_in_secs {
+            out.push_str(&format!("  IKE rekey in {}\n", short_duration(secs)));
+        }
+        if let Some(secs) = c.child_rekey_in_secs {
+            out.push_str(&format!("  ESP rekey in {}\n", short_duration(secs)));
+        }
     }
     out
 }
@@ -371,6 +408,21 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// A time to come, to the minute once it is an hour or more away: "3h 59m", "12m 5s",
+/// "42s", "1d 3h".
+pub fn short_duration(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Milliseconds since the Unix epoch as UTC "YYYY-MM-DD HH:MM:SS.mmmZ".
 pub fn timestamp(ms: u64) -> String {
     let secs = ms / 1000;
@@ -414,5 +466,9 @@ mod tests {
         assert_eq!(duration(42), "42s");
         assert_eq!(duration(3_723), "1h 2m 3s");
         assert_eq!(duration(90_061), "1d 1h 1m 1s");
+        assert_eq!(short_duration(14_358), "3h 59m");
+        assert_eq!(short_duration(725), "12m 5s");
+        assert_eq!(short_duration(42), "42s");
+        assert_eq!(short_duration(97_200), "1d 3h");
     }
 }

@@ -21,7 +21,8 @@ pub enum Kind {
     Psk,
     /// Password (EAP-MSCHAPv2, XAuth).
     Password,
-    /// Private key of the profile's certificate (PEM; DER or PKCS#12 stored as base64).
+    /// Private key of the profile's certificate (PEM, DER or PKCS#12, stored decrypted as
+    /// PEM with the certificates that came with it).
     Key,
 }
 
@@ -113,13 +114,68 @@ pub fn secret_from_bytes(kind: Kind, bytes: Zeroizing<Vec<u8>>) -> anyhow::Resul
     Ok(Secret::new(std::mem::take(&mut *text)))
 }
 
-/// Reads a secret from a file (`--secret KIND=FILE`, `--from-file FILE`).
+/// Reads a secret from a file (`--secret KIND=FILE`, `--from-file FILE`). A key file that
+/// needs a password gets it from [`read_password`]; see [`key_secret`].
 pub fn read_secret_file(kind: Kind, path: &Path) -> anyhow::Result<Secret> {
     let bytes =
         Zeroizing::new(std::fs::read(path).with_context(|| {
             format!("cannot read the {} file {}", kind.as_str(), path.display())
         })?);
+    if kind == Kind::Key {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        return key_secret(&bytes, &name, || read_password(&name));
+    }
     secret_from_bytes(kind, bytes).with_context(|| format!("in {}", path.display()))
+}
+
+/// The key secret the keychain stores for a key file (`name` in messages): the key decrypted
+/// as PEM, then the certificates that came with it, so the password is never stored and the
+/// service never needs it. `ask` is called only when the file needs a password.
+pub fn key_secret(
+    bytes: &[u8],
+    name: &str,
+    ask: impl FnOnce() -> anyhow::Result<Zeroizing<String>>,
+) -> anyhow::Result<Secret> {
+    use strait_ike::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+    let password = if key_file_needs_password(bytes) {
+        Some(ask()?)
+    } else {
+        None
+    };
+    match key_secret_from_file(bytes, password.as_ref().map(|p| p.as_str())) {
+        Ok(mut pem) => Ok(Secret::new(std::mem::take(&mut *pem))),
+        Err(KeyFileError::WrongPassword) => Err(anyhow!(
+            "the password for {name} is wrong; try again (check the keyboard layout)"
+        )),
+        Err(KeyFileError::PasswordNeeded) => Err(anyhow!(
+            "{name} is protected by a password, and none was given; type it when asked, or \
+             pipe it in: `echo PASSWORD | strait secret set PROFILE key --from-file {name}`"
+        )),
+        Err(e) => Err(anyhow!("{name}: {e}")),
+    }
+}
+
+/// A key file's password: asked on the terminal without echo, or the first line of standard
+/// input when that is not a terminal (so scripts can pipe it in).
+pub fn read_password(name: &str) -> anyhow::Result<Zeroizing<String>> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let pw = rpassword::prompt_password(format!("password for {name}: "))
+            .context("cannot read the password from the terminal")?;
+        return Ok(Zeroizing::new(pw));
+    }
+    let mut line = Zeroizing::new(String::new());
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let len = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(len);
+    Ok(line)
 }
 
 /// Reads a secret from standard input: one line when it is a terminal (a key: until end of
@@ -143,6 +199,24 @@ pub fn read_secret_stdin(kind: Kind, profile: &str) -> anyhow::Result<Secret> {
             .lock()
             .read_to_end(&mut buf)
             .context("cannot read standard input")?;
+        if kind == Kind::Key {
+            // The password of an encrypted key cannot follow on the same input; ask the
+            // terminal, or say to use a file.
+            let terminal = stdin.is_terminal();
+            return key_secret(&buf, "the key", || {
+                if terminal {
+                    let pw = rpassword::prompt_password("password for the key: ")
+                        .context("cannot read the password from the terminal")?;
+                    Ok(Zeroizing::new(pw))
+                } else {
+                    Err(anyhow!(
+                        "the key is protected by a password, which cannot come from the same \
+                         standard input; save the key to a file and use `--from-file FILE` \
+                         (the password can then be piped in)"
+                    ))
+                }
+            });
+        }
     }
     secret_from_bytes(kind, buf)
 }
@@ -220,6 +294,80 @@ mod tests {
         assert_eq!(k.expose(), "MAEK");
         assert!(secret_from_bytes(Kind::Psk, Zeroizing::new(vec![0xff])).is_err());
         assert!(secret_from_bytes(Kind::Password, Zeroizing::new(b"\n".to_vec())).is_err());
+    }
+
+    /// `openssl` in a temporary directory (the files are made at test time).
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn p12(dir: &Path, password: &str) -> Vec<u8> {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "me.key",
+                "-out",
+                "me.pem",
+                "-subj",
+                "/CN=me.test",
+                "-days",
+                "3",
+            ],
+        );
+        let pass = format!("pass:{password}");
+        openssl(
+            dir,
+            &[
+                "pkcs12", "-export", "-inkey", "me.key", "-in", "me.pem", "-out", "me.p12",
+                "-passout", &pass,
+            ],
+        );
+        std::fs::read(dir.join("me.p12")).unwrap()
+    }
+
+    #[test]
+    fn key_files_are_stored_decrypted_and_the_password_only_asked_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let locked = p12(dir.path(), "hunter2");
+        let s = key_secret(&locked, "me.p12", || Ok(Zeroizing::new("hunter2".into()))).unwrap();
+        assert!(s.expose().starts_with("-----BEGIN PRIVATE KEY-----"));
+        assert!(s.expose().contains("-----BEGIN CERTIFICATE-----"));
+        assert!(!s.expose().contains("hunter2"));
+        let e = key_secret(&locked, "me.p12", || Ok(Zeroizing::new("hunter3".into())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("the password for me.p12 is wrong"), "{e}");
+        let e = key_secret(&locked, "me.p12", || Ok(Zeroizing::new(String::new())))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("me.p12 is protected by a password"), "{e}");
+
+        // Without a password nothing is asked.
+        let open = p12(dir.path(), "");
+        let s = key_secret(&open, "me.p12", || panic!("asked for a password")).unwrap();
+        assert!(s.expose().starts_with("-----BEGIN PRIVATE KEY-----"));
+        let pem = std::fs::read(dir.path().join("me.key")).unwrap();
+        let s = key_secret(&pem, "me.key", || panic!("asked for a password")).unwrap();
+        assert!(s.expose().contains("PRIVATE KEY-----"));
+        let e = key_secret(b"not a key", "x.pem", || panic!("asked")).unwrap_err();
+        assert!(e.to_string().starts_with("x.pem: "), "{e}");
     }
 
     #[test]

@@ -31,6 +31,10 @@ fn two_profiles(req: &Request) -> Option<Result<Response, IpcError>> {
         Request::ListProfiles => {
             let mut corp = profile("corp", "xauth-cert");
             corp.managed = true;
+            corp.local_id = Some("CN=alice, O=Corp".into());
+            corp.username = Some("alice".into());
+            corp.routes = vec!["10.0.0.0/8".into(), "192.168.0.0/16".into()];
+            corp.ike = vec!["aes256gcm16-prfsha384-ecp384".into()];
             Some(Ok(Response::Profiles {
                 profiles: vec![profile("acme", "psk"), corp],
             }))
@@ -59,13 +63,29 @@ fn list_prints_a_table_and_stable_json() {
     assert_eq!(profiles.len(), 2);
     assert_eq!(
         keys(&profiles[0]),
-        set(&["id", "name", "gateway", "version", "method", "managed"])
+        set(&[
+            "id",
+            "name",
+            "gateway",
+            "version",
+            "method",
+            "managed",
+            "local_id",
+            "remote_id",
+            "username",
+            "routes",
+            "ike",
+            "esp"
+        ])
     );
     assert_eq!(
         profiles[1],
         serde_json::json!({
             "id": "corp", "name": "corp office", "gateway": "vpn.corp.example",
-            "version": "ikev2", "method": "xauth-cert", "managed": true
+            "version": "ikev2", "method": "xauth-cert", "managed": true,
+            "local_id": "CN=alice, O=Corp", "remote_id": "vpn.corp.example",
+            "username": "alice", "routes": ["10.0.0.0/8", "192.168.0.0/16"],
+            "ike": ["aes256gcm16-prfsha384-ecp384"], "esp": []
         })
     );
 }
@@ -351,6 +371,8 @@ fn status_json_has_the_documented_shape() {
             "replay_drops": 0,
             "auth_failures": 0,
             "uptime_secs": 3723,
+            "ike_rekey_in_secs": 14358,
+            "child_rekey_in_secs": 725,
             "reason": null
         })
     );
@@ -382,6 +404,8 @@ fn status_prints_every_field_for_people() {
         "2.0 KiB (20 packets)",
         "1000 B (10 packets)",
         "1h 2m 3s",
+        "IKE rekey in 3h 59m",
+        "ESP rekey in 12m 5s",
         "corp: error",
         "the gateway stopped answering",
     ] {
@@ -566,4 +590,79 @@ fn secret_set_refuses_an_unknown_profile() {
     ]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("no profile `acmee`"), "{run:?}");
+}
+
+#[test]
+fn a_wrong_key_file_password_is_said_plainly_and_nothing_is_stored() {
+    let fake = Fake::start(|req, _| two_profiles(req).unwrap_or(Ok(Response::Ok)));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "alice.key",
+        "-out",
+        "alice.pem",
+        "-subj",
+        "/CN=alice",
+        "-days",
+        "3",
+    ]);
+    openssl(&[
+        "pkcs12",
+        "-export",
+        "-inkey",
+        "alice.key",
+        "-in",
+        "alice.pem",
+        "-out",
+        "alice.p12",
+        "-passout",
+        "pass:hunter2",
+    ]);
+    let p12 = d.join("alice.p12");
+    let args = [
+        "secret",
+        "set",
+        "acme",
+        "key",
+        "--from-file",
+        p12.to_str().unwrap(),
+    ];
+    let run = fake.run_with_stdin(&args, b"hunter3\n");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("the password for alice.p12 is wrong"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("hunter"), "{run:?}");
+    // No password at all.
+    let run = fake.run_with_stdin(&args, b"");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("alice.p12 is protected by a password"),
+        "{run:?}"
+    );
+    // The right one gets as far as the keychain (pointed nowhere in these tests).
+    let run = fake.run_with_stdin(&args, b"hunter2\n");
+    assert!(!run.stderr.contains("password"), "{run:?}");
+    assert!(run.stderr.contains("keychain"), "{run:?}");
 }

@@ -36,6 +36,8 @@ printf 's3cret\n' | "$STRAIT" secret set acme psk
 "$STRAIT" secret set acme password --from-file "$PASSWORD_FILE"
 echo "psk=$(secret-tool lookup service strait username acme/psk)"
 echo "password=$(secret-tool lookup service strait username acme/password)"
+printf 'p12-pass\n' | "$STRAIT" secret set acme key --from-file "$P12_FILE"
+secret-tool lookup service strait username acme/key > "$KEY_OUT"
 "$STRAIT" connect acme
 "#;
 
@@ -53,12 +55,59 @@ fn secrets_stored_with_secret_set_are_sent_by_connect() {
     });
     let dir = tempfile::tempdir().unwrap();
     let password = write(dir.path(), "password", b"hunter2\n");
+    // A PKCS#12 file protected by a password, as `openssl pkcs12 -export` writes it.
+    let d = dir.path();
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "alice.key",
+            "-out",
+            "alice.pem",
+            "-subj",
+            "/CN=alice",
+            "-days",
+            "3",
+        ][..],
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "alice.key",
+            "-in",
+            "alice.pem",
+            "-out",
+            "alice.p12",
+            "-passout",
+            "pass:p12-pass",
+        ][..],
+    ] {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let key_out = d.join("key.out");
     std::fs::create_dir_all(dir.path().join("run")).unwrap();
     let out = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", SCRIPT])
         .env("STRAIT", env!("CARGO_BIN_EXE_strait"))
         .env("STRAIT_SOCKET", &fake.path)
         .env("PASSWORD_FILE", &password)
+        .env("P12_FILE", d.join("alice.p12"))
+        .env("KEY_OUT", &key_out)
         // gnome-keyring keeps its keyrings under $XDG_DATA_HOME: a fresh one per run.
         .env("HOME", dir.path())
         .env("XDG_DATA_HOME", dir.path().join("data"))
@@ -75,6 +124,14 @@ fn secrets_stored_with_secret_set_are_sent_by_connect() {
     assert!(stdout.contains("connected to acme"), "{stdout}");
     assert!(stderr.contains("stored the psk for acme"), "{stderr}");
     assert!(!stderr.contains("s3cret") && !stderr.contains("hunter2"));
+
+    // The key is stored decrypted as PEM with its certificate; the password is not stored.
+    let key = std::fs::read_to_string(&key_out).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+    assert!(key.contains("-----BEGIN CERTIFICATE-----"));
+    assert!(!key.contains("ENCRYPTED") && !key.contains("p12-pass"));
+    assert!(stderr.contains("stored the key for acme"), "{stderr}");
+    assert!(!stderr.contains("p12-pass") && !stdout.contains("p12-pass"));
 
     // connect read both from the keychain, and nothing the method does not need.
     let connect = fake

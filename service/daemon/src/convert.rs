@@ -103,8 +103,8 @@ pub fn ike_config(
                      given; store it with `strait secret set <profile> key --from-file KEY.pem`",
                 )
             })?;
-            let key = key_secret_bytes(key);
-            let key = cert::private_key_from_pem_or_der(&key).map_err(bad_credential)?;
+            let key_secret = key_secret_bytes(key);
+            let key = cert::private_key_from_pem_or_der(&key_secret).map_err(bad_credential)?;
             let path = profile.auth.certificate.as_ref().ok_or_else(|| {
                 IpcError::new(
                     ErrorKind::BadRequest,
@@ -112,7 +112,7 @@ pub fn ike_config(
                      `certificate` to its [auth] section",
                 )
             })?;
-            let mut chain = read_certs(path)?;
+            let mut chain = read_own_certs(path, &key_secret)?;
             // A PKCS#12 file (or a PEM bundle) may list the CA before our certificate: ours is
             // the one that holds the public half of the key.
             if let Some(i) = chain.iter().position(|c| key.matches(c.x509())) {
@@ -335,6 +335,46 @@ fn dn_matches(a: &Identification, b: &Identification) -> bool {
     a.id_type == id_type::DER_ASN1_DN
         && b.id_type == id_type::DER_ASN1_DN
         && cert::dn_equal(&a.data, &b.data)
+}
+
+/// Our certificate chain: from the profile's `certificate` file, or, when that is a PKCS#12
+/// file protected by a password (which the service cannot ask for), from the certificates
+/// stored after the key in the key secret (what importing the key from that file with its
+/// password stores).
+fn read_own_certs(path: &std::path::Path, key_secret: &[u8]) -> Result<Vec<cert::Cert>, IpcError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        IpcError::new(
+            ErrorKind::BadRequest,
+            format!("cannot read the certificate file {}: {e}", path.display()),
+        )
+    })?;
+    if !strait_ike::v2::pkcs12::needs_password(&bytes) {
+        return cert::certs_from_pem_or_der(&bytes)
+            .map_err(|e| IpcError::new(ErrorKind::BadRequest, format!("{}: {e}", path.display())));
+    }
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    match cert::certs_from_pem_or_der(key_secret) {
+        Ok(certs) if !certs.is_empty() => {
+            tracing::info!(
+                "the certificate file {name} is protected by a password; using the \
+                 certificates stored with the key"
+            );
+            Ok(certs)
+        }
+        _ => Err(IpcError::new(
+            ErrorKind::BadRequest,
+            format!(
+                "the certificate file {name} is protected by a password, and the stored key \
+                 came without certificates; store the key from that same file with `strait \
+                 secret set <profile> key --from-file {name}` (or the app's \"Import private \
+                 key…\"), which asks for the password once and keeps the certificates with \
+                 the key"
+            ),
+        )),
+    }
 }
 
 /// Certificates from a profile's file (PEM or DER).
@@ -691,11 +731,28 @@ mod tests {
                 .contains(strait_ike::v2::pkcs12::PASSWORD_PROTECTED),
             "{e:?}"
         );
+        // A locked certificate file with a key that came without certificates: said plainly.
         let e = config(d, "locked.p12", "me.der").unwrap_err();
         assert!(
             e.message
-                .contains(strait_ike::v2::pkcs12::PASSWORD_PROTECTED),
+                .contains("locked.p12 is protected by a password, and the stored key came without certificates"),
             "{e:?}"
         );
+        // With the key secret an import of that file stores (key, then its certificates), the
+        // certificates come from the secret.
+        let locked = std::fs::read(d.join("locked.p12")).unwrap();
+        let secret = cert::key_secret_from_file(&locked, Some("hunter2")).unwrap();
+        std::fs::write(d.join("imported.pem"), secret.as_bytes()).unwrap();
+        let cfg = config(d, "locked.p12", "imported.pem").unwrap();
+        assert!(leaf_subject(&cfg).contains("me.test"));
+        // An encrypted PEM key given to the service directly is explained.
+        openssl(
+            d,
+            &[
+                "pkcs8", "-topk8", "-in", "me.key", "-out", "enc.pem", "-passout", "pass:x",
+            ],
+        );
+        let e = config(d, "me.pem", "enc.pem").unwrap_err();
+        assert!(e.message.contains(cert::ENCRYPTED_KEY), "{e:?}");
     }
 }

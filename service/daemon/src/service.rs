@@ -126,6 +126,12 @@ impl Service {
                     version: version_name(p.version).to_owned(),
                     method: p.auth.method.as_str().to_owned(),
                     managed: false,
+                    local_id: p.auth.local_id.as_ref().map(|i| i.to_string()),
+                    remote_id: Some(p.auth.remote_id.to_string()),
+                    username: p.auth.username.clone(),
+                    routes: p.network.routes.iter().map(|r| r.to_string()).collect(),
+                    ike: p.crypto.ike_text.clone(),
+                    esp: p.crypto.esp_text.clone(),
                 },
                 Err(e) => ProfileSummary {
                     name: format!("(invalid: {e})"),
@@ -134,6 +140,12 @@ impl Service {
                     version: String::new(),
                     method: String::new(),
                     managed: false,
+                    local_id: None,
+                    remote_id: None,
+                    username: None,
+                    routes: Vec::new(),
+                    ike: Vec::new(),
+                    esp: Vec::new(),
                 },
             })
             .collect();

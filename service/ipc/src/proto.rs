@@ -172,6 +172,27 @@ pub struct ProfileSummary {
     pub method: String,
     /// Whether IT provisioned it (users cannot change it).
     pub managed: bool,
+    /// Our identity as written in the profile (`None`: our address, or the certificate's
+    /// subject for certificate methods). Optional so that older services still parse.
+    #[serde(default)]
+    pub local_id: Option<String>,
+    /// The gateway's identity we expect (`None`: whatever the gateway presents, checked
+    /// against its certificate or the PSK).
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    /// The user name for EAP / XAuth methods.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The subnets the profile sends through the tunnel; empty means "the routes the gateway
+    /// pushes" (or everything for a full tunnel).
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// The IKE proposals as written ("aes256gcm16-prfsha384-ecp384"); empty: the defaults.
+    #[serde(default)]
+    pub ike: Vec<String>,
+    /// The ESP proposals as written; empty: the defaults.
+    #[serde(default)]
+    pub esp: Vec<String>,
 }
 
 /// Connection states (design.md's state machine).
@@ -243,6 +264,14 @@ pub struct ConnectionStatus {
     pub counters: Counters,
     /// Seconds since the tunnel came up.
     pub uptime_secs: Option<u64>,
+    /// Seconds from the time of this status until the next IKE SA (phase 1) rekey; `None`
+    /// when not connected or no rekey is scheduled. Relative, so a UI counts down from the
+    /// moment it received the status without comparing clocks with the service.
+    #[serde(default)]
+    pub ike_rekey_in_secs: Option<u64>,
+    /// Seconds from the time of this status until the next child SA (phase 2) rekey.
+    #[serde(default)]
+    pub child_rekey_in_secs: Option<u64>,
     /// Why it is in `error` or `reconnecting`: the plain-words message.
     pub reason: Option<String>,
 }
@@ -269,12 +298,19 @@ pub enum Event {
         /// Its full status after the change.
         status: Box<ConnectionStatus>,
     },
-    /// Periodic counters of a connected profile.
+    /// Periodic counters of a connected profile, with the rekey times (they move after each
+    /// rekey, which is not a state change).
     Counters {
         /// Profile id.
         profile: String,
         /// Counters.
         counters: Counters,
+        /// As [`ConnectionStatus::ike_rekey_in_secs`], from the time of this event.
+        #[serde(default)]
+        ike_rekey_in_secs: Option<u64>,
+        /// As [`ConnectionStatus::child_rekey_in_secs`], from the time of this event.
+        #[serde(default)]
+        child_rekey_in_secs: Option<u64>,
     },
     /// A log line.
     Log(LogLine),
@@ -323,5 +359,56 @@ impl IpcError {
             message: message.into(),
             detail: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn older_peers_without_the_detail_fields_still_parse() {
+        // A profile summary and a status as a service before the details and rekey times
+        // sent them.
+        let p: ProfileSummary = serde_json::from_str(
+            r#"{"id":"acme","name":"Acme","gateway":"vpn.acme.example","version":"ikev2",
+                "method":"psk","managed":false}"#,
+        )
+        .unwrap();
+        assert_eq!((p.local_id, p.remote_id, p.username), (None, None, None));
+        assert!(p.routes.is_empty() && p.ike.is_empty() && p.esp.is_empty());
+        let s: ConnectionStatus = serde_json::from_str(
+            r#"{"profile":"acme","state":"connected","gateway":"gw","gateway_address":null,
+                "virtual_ips":[],"dns":[],"dns_domains":[],"routes":[],"ike_algorithms":null,
+                "esp_algorithms":null,"ike_spis":null,"esp_spis":null,"nat":false,
+                "counters":{"bytes_out":0,"bytes_in":0,"packets_out":0,"packets_in":0,
+                "replay_drops":0,"auth_failures":0},"uptime_secs":5,"reason":null}"#,
+        )
+        .unwrap();
+        assert_eq!((s.ike_rekey_in_secs, s.child_rekey_in_secs), (None, None));
+    }
+
+    #[test]
+    fn details_and_rekey_times_travel() {
+        let p = ProfileSummary {
+            id: "corp".into(),
+            name: "Corp".into(),
+            gateway: "vpn.corp.example".into(),
+            version: "ikev2".into(),
+            method: "eap-mschapv2".into(),
+            managed: false,
+            local_id: Some("alice@corp.example".into()),
+            remote_id: Some("vpn.corp.example".into()),
+            username: Some("alice".into()),
+            routes: vec!["10.0.0.0/8".into()],
+            ike: vec!["aes256gcm16-prfsha384-ecp384".into()],
+            esp: vec![],
+        };
+        let back: ProfileSummary =
+            serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["local_id"], "alice@corp.example");
+        assert_eq!(v["routes"][0], "10.0.0.0/8");
     }
 }

@@ -48,6 +48,8 @@ async fn serve(listener: tokio::net::UnixListener) {
                                         packets_in: 7,
                                         ..Counters::default()
                                     },
+                                    ike_rekey_in_secs: Some(3600),
+                                    child_rekey_in_secs: Some(600),
                                 }))
                                 .await
                                 .unwrap();
@@ -90,6 +92,8 @@ fn status(role: Role) -> ConnectionStatus {
         nat: false,
         counters: Counters::default(),
         uptime_secs: Some(1),
+        ike_rekey_in_secs: Some(100),
+        child_rekey_in_secs: None,
         reason: None,
     }
 }
@@ -139,7 +143,11 @@ async fn events_reach_subscribers() {
         .await
         .unwrap()
         .unwrap();
-    assert!(matches!(event, Some(Event::Counters { counters, .. }) if counters.packets_in == 7));
+    assert!(matches!(
+        event,
+        Some(Event::Counters { counters, ike_rekey_in_secs: Some(3600), .. })
+            if counters.packets_in == 7
+    ));
 }
 
 #[tokio::test]

@@ -90,6 +90,15 @@ impl Fake {
     pub fn run(&self, args: &[&str]) -> Run {
         strait(args, &[("STRAIT_SOCKET", self.path.as_os_str())])
     }
+
+    /// Runs `strait ARGS` with `input` on its standard input (a pipe, not a terminal).
+    pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        strait_with_stdin(
+            args,
+            &[("STRAIT_SOCKET", self.path.as_os_str())],
+            Some(input),
+        )
+    }
 }
 
 async fn serve(
@@ -151,6 +160,15 @@ pub struct Run {
 /// Runs the real `strait` binary with a 30 s limit. The session bus is pointed nowhere, so the
 /// keychain is never the developer's real one and fails fast.
 pub fn strait(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
+    strait_with_stdin(args, env, None)
+}
+
+/// [`strait`] with `input` written to its standard input (`None`: no input at all).
+pub fn strait_with_stdin(
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+    input: Option<&[u8]>,
+) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_strait"));
     cmd.args(args)
         .env_remove("STRAIT_SOCKET")
@@ -158,13 +176,22 @@ pub fn strait(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
             "DBUS_SESSION_BUS_ADDRESS",
             "unix:path=/nonexistent/strait-test-bus",
         )
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        use std::io::Write;
+        // The command may exit before reading it all; that is its business.
+        let _ = stdin.write_all(input);
+    }
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
@@ -204,6 +231,12 @@ pub fn profile(id: &str, method: &str) -> ProfileSummary {
         version: "ikev2".into(),
         method: method.into(),
         managed: false,
+        local_id: None,
+        remote_id: Some(format!("vpn.{id}.example")),
+        username: None,
+        routes: vec![],
+        ike: vec![],
+        esp: vec![],
     }
 }
 
@@ -232,6 +265,8 @@ pub fn connected(profile: &str) -> ConnectionStatus {
             auth_failures: 0,
         },
         uptime_secs: Some(3723),
+        ike_rekey_in_secs: Some(14_358),
+        child_rekey_in_secs: Some(725),
         reason: None,
     }
 }

@@ -86,6 +86,8 @@ fn initial_status(p: &ConnectParams) -> ConnectionStatus {
         nat: false,
         counters: Default::default(),
         uptime_secs: None,
+        ike_rekey_in_secs: None,
+        child_rekey_in_secs: None,
         reason: None,
     }
 }

@@ -256,18 +256,32 @@ impl Session {
                 if let Some(since) = self.up_since {
                     let counters = self.datapath.counters.snapshot();
                     let uptime = since.elapsed().map_or(0, |d| d.as_secs());
+                    let (ike_rekey, child_rekey) = self.rekey_in_secs();
                     conn.status.send_modify(|s| {
                         s.counters = counters;
                         s.uptime_secs = Some(uptime);
+                        s.ike_rekey_in_secs = ike_rekey;
+                        s.child_rekey_in_secs = child_rekey;
                     });
                     let _ = conn.events.send(Event::Counters {
                         profile: conn.params.id.clone(),
                         counters,
+                        ike_rekey_in_secs: ike_rekey,
+                        child_rekey_in_secs: child_rekey,
                     });
                 }
             }
         }
         Step::Continue
+    }
+
+    /// Seconds from now until the next IKE SA and child SA rekeys (rounded down, 0 once
+    /// due), for the status: relative times need no clock agreement with the UI.
+    pub fn rekey_in_secs(&self) -> (Option<u64>, Option<u64>) {
+        let now = Instant::now();
+        let rekey = self.sa.rekey_times();
+        let secs_until = |t: Option<Instant>| t.map(|t| t.saturating_duration_since(now).as_secs());
+        (secs_until(rekey.ike), secs_until(rekey.child))
     }
 
     /// Sends the last messages (our DELETE), and removes the tunnel, its routes and DNS.

@@ -11,10 +11,13 @@ use crate::convert;
 
 pub(in super::super) async fn run(conn: &mut Connection, mut session: Box<Session>) -> State {
     info!("connected");
+    let (ike_rekey, child_rekey) = session.rekey_in_secs();
     conn.publish(|s| {
         s.state = ConnState::Connected;
         s.reason = None;
         s.uptime_secs = Some(0);
+        s.ike_rekey_in_secs = ike_rekey;
+        s.child_rekey_in_secs = child_rekey;
     });
     loop {
         match session.step(conn).await {

@@ -14,6 +14,8 @@ pub(in super::super) async fn run(conn: &mut Connection, attempt: u32) -> State 
     conn.publish(|s| {
         s.state = ConnState::Connecting;
         s.uptime_secs = None;
+        s.ike_rekey_in_secs = None;
+        s.child_rekey_in_secs = None;
     });
     let secrets = conn.secrets();
     let mut session = match Session::open(conn, secrets).await {

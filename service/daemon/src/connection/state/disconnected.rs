@@ -10,6 +10,8 @@ pub(in super::super) fn enter(conn: &Connection) {
         s.state = ConnState::Disconnected;
         s.reason = None;
         s.uptime_secs = None;
+        s.ike_rekey_in_secs = None;
+        s.child_rekey_in_secs = None;
     });
     info!("disconnected");
 }

@@ -11,5 +11,7 @@ pub(in super::super) fn enter(conn: &Connection, error: &IpcError) {
         s.state = ConnState::Error;
         s.reason = Some(error.message.clone());
         s.uptime_secs = None;
+        s.ike_rekey_in_secs = None;
+        s.child_rekey_in_secs = None;
     });
 }

@@ -20,6 +20,8 @@ pub(in super::super) async fn run(conn: &mut Connection, attempt: u32, reason: S
         s.state = ConnState::Reconnecting;
         s.reason = Some(reason.clone());
         s.uptime_secs = None;
+        s.ike_rekey_in_secs = None;
+        s.child_rekey_in_secs = None;
     });
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_secs(wait)) => State::Connecting { attempt },
