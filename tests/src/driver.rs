@@ -18,7 +18,8 @@ use strait_esp::{
 };
 use strait_ike::v2::proposal_wire::{encr_id, integ_id, NegotiatedEsp};
 use strait_ike::v2::wire::Identification;
-use strait_ike::v2::{ChildSaInfo, Config, Error, Event, IkeSa, LocalAuth, Retransmit};
+use strait_ike::v2::{ChildSaInfo, Config, Error, Event, IkeSa, LocalAuth, Retransmit, Transmit};
+use strait_ike::{v1, Initiator};
 
 use crate::{GatewayConfig, Lab, LAN_HOST};
 
@@ -36,10 +37,45 @@ pub fn in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// What the driver needs from an SA under test: the sans-IO surface that IKEv2's `IkeSa`,
+/// IKEv1's `v1::Sa` and the `Initiator` over both share.
+pub trait Driven {
+    fn poll_transmit(&mut self) -> Option<Transmit>;
+    fn poll_event(&mut self) -> Option<Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant);
+    fn handle_datagram(&mut self, now: Instant, data: &[u8]);
+}
+
+macro_rules! driven {
+    ($t:ty) => {
+        impl Driven for $t {
+            fn poll_transmit(&mut self) -> Option<Transmit> {
+                <$t>::poll_transmit(self)
+            }
+            fn poll_event(&mut self) -> Option<Event> {
+                <$t>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+            fn handle_datagram(&mut self, now: Instant, data: &[u8]) {
+                <$t>::handle_datagram(self, now, data)
+            }
+        }
+    };
+}
+driven!(IkeSa);
+driven!(v1::Sa);
+driven!(Initiator);
+
 /// The UDP sockets of the client and the SA they drive.
-pub struct Driver {
-    /// The IKE SA under test.
-    pub sa: IkeSa,
+pub struct Driver<S: Driven = IkeSa> {
+    /// The SA under test.
+    pub sa: S,
     s500: UdpSocket,
     /// The NAT-T socket (ESP and IKE with the non-ESP marker).
     pub s4500: UdpSocket,
@@ -51,31 +87,64 @@ pub struct Driver {
     pub esp: Vec<Vec<u8>>,
 }
 
-impl Driver {
+/// The driver's default configuration: the lab gateway's PSK and identities, forced UDP
+/// encapsulation (kernel-libipsec), and a quick retransmission schedule.
+pub fn lab_config(lab: &Lab) -> Config {
+    let local = SocketAddr::from((lab.client_addr(), 500));
+    let remote = SocketAddr::from((lab.gateway_addr(), 500));
+    let gw = GatewayConfig::default();
+    let mut config = Config::new(
+        Identification::from_text(&gw.client_id),
+        LocalAuth::Psk(zeroize::Zeroizing::new(gw.psk.as_bytes().to_vec())),
+        local,
+        remote,
+    );
+    config.remote_id = Some(Identification::from_text(&gw.gateway_id));
+    // kernel-libipsec on the gateway only does UDP-encapsulated ESP.
+    config.force_udp_encap = true;
+    config.retransmit = Retransmit {
+        timeout: Duration::from_millis(500),
+        base: 1.5,
+        tries: 3,
+    };
+    config
+}
+
+impl Driver<IkeSa> {
     pub fn new(lab: &Lab, cfg: impl FnOnce(&mut Config)) -> Driver {
-        let local = SocketAddr::from((lab.client_addr(), 500));
-        let remote = SocketAddr::from((lab.gateway_addr(), 500));
-        let gw = GatewayConfig::default();
-        let mut config = Config::new(
-            Identification::from_text(&gw.client_id),
-            LocalAuth::Psk(zeroize::Zeroizing::new(gw.psk.as_bytes().to_vec())),
-            local,
-            remote,
-        );
-        config.remote_id = Some(Identification::from_text(&gw.gateway_id));
-        // kernel-libipsec on the gateway only does UDP-encapsulated ESP.
-        config.force_udp_encap = true;
-        config.retransmit = Retransmit {
-            timeout: Duration::from_millis(500),
-            base: 1.5,
-            tries: 3,
-        };
+        let mut config = lab_config(lab);
         cfg(&mut config);
+        let sa = IkeSa::new(config, provider(), Instant::now()).unwrap();
+        Driver::with_sa(lab, sa)
+    }
+}
+
+impl Driver<v1::Sa> {
+    /// An IKEv1 SA with the lab's defaults, changed by `cfg`, and `opts`.
+    pub fn new_v1(lab: &Lab, opts: v1::Options, cfg: impl FnOnce(&mut Config)) -> Driver<v1::Sa> {
+        Driver::try_new_v1(lab, opts, cfg).unwrap()
+    }
+
+    /// Like [`Driver::new_v1`], but returns the SA's refusal to start.
+    pub fn try_new_v1(
+        lab: &Lab,
+        opts: v1::Options,
+        cfg: impl FnOnce(&mut Config),
+    ) -> Result<Driver<v1::Sa>, Error> {
+        let mut config = lab_config(lab);
+        cfg(&mut config);
+        let sa = v1::Sa::new(config, opts, provider(), Instant::now())?;
+        Ok(Driver::with_sa(lab, sa))
+    }
+}
+
+impl<S: Driven> Driver<S> {
+    /// Binds the client's sockets around an SA that is already created.
+    pub fn with_sa(lab: &Lab, sa: S) -> Driver<S> {
         let s500 = UdpSocket::bind((lab.client_addr(), 500)).unwrap();
         let s4500 = UdpSocket::bind((lab.client_addr(), 4500)).unwrap();
         s500.set_nonblocking(true).unwrap();
         s4500.set_nonblocking(true).unwrap();
-        let sa = IkeSa::new(config, provider(), Instant::now()).unwrap();
         Driver {
             sa,
             s500,
@@ -87,7 +156,7 @@ impl Driver {
     }
 
     /// Runs the loop until `done` says so or `limit` passes; returns whether `done` held.
-    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Driver) -> bool) -> bool {
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Driver<S>) -> bool) -> bool {
         let end = Instant::now() + limit;
         let mut buf = vec![0u8; 65536];
         loop {

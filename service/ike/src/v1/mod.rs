@@ -6,7 +6,24 @@
 //! the crypto provider, identities, the [`crate::v2::Config`] the service fills in, and the
 //! [`crate::v2::Event`]s, errors and [`crate::v2::Transmit`]s it hands out — so the child SAs
 //! that come out go through the same `strait-esp` as IKEv2's.
+//!
+//! Layout: [`wire`] (ISAKMP header and payload chain), [`attributes`] (data attributes),
+//! [`proposal`] (SA payloads ↔ the shared proposals), [`keys`] (SKEYID, IVs, KEYMAT),
+//! [`crypt`] (CBC with the IV chains), [`vendor`] (vendor IDs), [`natt`] (NAT-D and
+//! encapsulation modes), [`transaction`] (XAuth/Mode Config attributes), and [`sa`] (the state
+//! machine, split by exchange).
+//!
+//! Not done yet: re-keying phase 1 ourselves (a new Main Mode before the ISAKMP SA expires;
+//! gateways that re-authenticate start it themselves, which we do not answer as a responder).
 
+pub mod attributes;
+pub mod crypt;
+pub mod keys;
+pub mod natt;
+pub mod proposal;
 pub mod sa;
+pub mod transaction;
+pub mod vendor;
+pub mod wire;
 
 pub use sa::{Mode, Options, Sa, Xauth};

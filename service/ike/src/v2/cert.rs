@@ -184,6 +184,14 @@ impl PublicKey {
         }
     }
 
+    /// Checks an IKEv1 RSA signature (PKCS#1 v1.5 without DigestInfo) over `hash`.
+    pub fn verify_ikev1(&self, hash: &[u8], sig: &[u8]) -> bool {
+        match self {
+            PublicKey::Rsa(k) => k.verify(Pkcs1v15Sign::new_unprefixed(), hash, sig).is_ok(),
+            _ => false,
+        }
+    }
+
     /// Checks `sig` over `data` with `scheme`; false for any mismatch of key and scheme.
     pub fn verify(&self, scheme: Scheme, data: &[u8], sig: &[u8]) -> bool {
         match (self, scheme) {
@@ -425,6 +433,24 @@ impl PrivateKey {
             detail: "not an RSA or ECDSA (P-256, P-384, P-521) key in PKCS#8, PKCS#1 or SEC1 form"
                 .into(),
         })
+    }
+
+    /// An IKEv1 RSA signature (RFC 2409 §5.1): PKCS#1 v1.5 over the raw HASH_I bytes,
+    /// without a DigestInfo, as IKEv1 gateways expect. Only RSA keys sign in IKEv1 here.
+    pub fn sign_ikev1(&self, hash: &[u8]) -> Result<Vec<u8>, Error> {
+        match self {
+            PrivateKey::Rsa(k) => {
+                k.sign(Pkcs1v15Sign::new_unprefixed(), hash)
+                    .map_err(|e| Error::BadCredential {
+                        what: "private key",
+                        detail: format!("signing failed: {e}"),
+                    })
+            }
+            _ => Err(Error::BadCredential {
+                what: "private key",
+                detail: "IKEv1 signatures need an RSA key; use IKEv2 for ECDSA certificates".into(),
+            }),
+        }
     }
 
     /// Whether `cert` holds the public half of this key.

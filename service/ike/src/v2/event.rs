@@ -120,6 +120,16 @@ pub enum Stage {
     IkeRekey,
     /// INFORMATIONAL (liveness check or delete).
     Informational,
+    /// IKEv1 phase 1 in Main Mode.
+    MainMode,
+    /// IKEv1 phase 1 in Aggressive Mode.
+    AggressiveMode,
+    /// IKEv1 XAuth login (transaction exchange).
+    Xauth,
+    /// IKEv1 Mode Config (transaction exchange).
+    ModeConfig,
+    /// IKEv1 Quick Mode (phase 2).
+    QuickMode,
 }
 
 impl std::fmt::Display for Stage {
@@ -130,6 +140,11 @@ impl std::fmt::Display for Stage {
             Stage::ChildRekey => "CREATE_CHILD_SA (child SA rekey)",
             Stage::IkeRekey => "CREATE_CHILD_SA (IKE SA rekey)",
             Stage::Informational => "INFORMATIONAL",
+            Stage::MainMode => "IKEv1 Main Mode",
+            Stage::AggressiveMode => "IKEv1 Aggressive Mode",
+            Stage::Xauth => "IKEv1 XAuth",
+            Stage::ModeConfig => "IKEv1 Mode Config",
+            Stage::QuickMode => "IKEv1 Quick Mode",
         })
     }
 }
@@ -350,6 +365,46 @@ pub enum Error {
     /// The cryptography provider failed.
     #[error("cryptography failure: {0}")]
     Crypto(#[from] strait_crypto::CryptoError),
+    /// IKEv1: the gateway never answered.
+    #[error(
+        "no answer from the gateway to {stage} after {tries} tries over UDP port {port}; check \
+         the gateway address, that it runs IKEv1 (and accepts {stage}), and that no firewall \
+         blocks UDP 500 and 4500"
+    )]
+    V1Timeout {
+        /// The exchange.
+        stage: Stage,
+        /// Sends in total.
+        tries: u32,
+        /// 500 or 4500.
+        port: u16,
+    },
+    /// IKEv1: the pre-shared (group) key differs from the gateway's.
+    #[error(
+        "the pre-shared key (group secret) differs from the gateway's: {detail}; check the PSK \
+         (and the group name) in the profile"
+    )]
+    V1PskMismatch {
+        /// How it showed ("the gateway's HASH did not verify", ...).
+        detail: String,
+    },
+    /// IKEv1: the XAuth login was refused.
+    #[error(
+        "the gateway refused the XAuth login for user `{username}`: wrong username or password"
+    )]
+    XauthFailed {
+        /// The user name sent.
+        username: String,
+    },
+    /// IKEv1: the gateway asks for an XAuth login, but the profile has no credentials.
+    #[error(
+        "the gateway asks for an XAuth username and password, but the profile has none; use an \
+         xauth method (xauth-psk or xauth-cert) with a username in the profile"
+    )]
+    XauthNotConfigured,
+    /// IKEv1 cannot do what the profile asks.
+    #[error("{0}")]
+    V1Unsupported(String),
 }
 
 /// A readable name for a notify type.
