@@ -2,7 +2,9 @@
 //! `method = "eap-mschapv2"` (password from `--secret password=FILE`) and one with
 //! `method = "cert"` (private key from `--secret key=FILE`), both trusting the lab CA through
 //! the profile's `ca`, which `strait import` copies into the store. The certificate and its key
-//! may also come as a PKCS#12 file (made with `openssl pkcs12 -export`).
+//! may also come as a PKCS#12 file (made with `openssl pkcs12 -export`), also one protected
+//! by a password, whose key `strait secret set … key --from-file` stores decrypted in a real
+//! keychain (gnome-keyring on a private D-Bus session).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -214,6 +216,7 @@ fn pkcs12_and_der_keys_connect_and_password_protected_pkcs12_is_explained() {
     );
     assert!(cli(&svc, &["import", &p]).status.success());
 
+    // A password-protected file with no password on stdin: said plainly, nothing sent.
     let locked = pkcs12(lab.dir(), "locked.p12", &client, &ca, "hunter2");
     let out = cli(
         &svc,
@@ -222,7 +225,7 @@ fn pkcs12_and_der_keys_connect_and_password_protected_pkcs12_is_explained() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.contains("this PKCS#12 file is protected by a password; export the key without a password or as PEM"),
+        text.contains("locked.p12 is protected by a password, and none was given"),
         "{text}"
     );
 
@@ -248,4 +251,121 @@ fn pkcs12_and_der_keys_connect_and_password_protected_pkcs12_is_explained() {
         svc.handle.output()
     );
     assert!(cli(&svc, &["disconnect", "p12"]).status.success());
+}
+
+/// Starts gnome-keyring on the private session bus and waits until it owns
+/// `org.freedesktop.secrets` (a call before that would make D-Bus start a second, locked
+/// daemon); then: a wrong password (its message kept in `$WRONG_OUT`), the right one piped
+/// in, the stored key as another program sees it (`$KEY_OUT`), connect, status.
+const KEYCHAIN_SCRIPT: &str = r#"
+set -e
+echo -n test-login | gnome-keyring-daemon --components=secrets --daemonize --unlock >/dev/null
+i=0
+until dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+        | grep -q 'boolean true'; do
+    i=$((i + 1)); [ "$i" -lt 100 ] || { echo "gnome-keyring did not start" >&2; exit 90; }
+    sleep 0.1
+done
+if printf 'not-it\n' | "$STRAIT" secret set locked key --from-file "$LOCKED" 2>"$WRONG_OUT"; then
+    echo "a wrong password was accepted" >&2; exit 91
+fi
+echo "$P12_PASSWORD" | "$STRAIT" secret set locked key --from-file "$LOCKED"
+secret-tool lookup service strait username locked/key > "$KEY_OUT"
+"$STRAIT" connect locked
+"$STRAIT" status
+"$STRAIT" list --json
+"#;
+
+#[test]
+#[ignore = "needs root, strongSwan and gnome-keyring (cargo xtask test runs it)"]
+fn password_protected_pkcs12_is_imported_into_the_keychain_and_connects() {
+    const P12_PASSWORD: &str = "correct horse battery";
+    let (lab, ca, client) = lab(ClientAuth::Certificate);
+    let svc = StraitService::start(&lab).unwrap();
+    // The profile's certificate is the locked file itself: the service cannot open it, and
+    // uses the certificates stored with the key instead.
+    let locked = pkcs12(lab.dir(), "locked.p12", &client, &ca, P12_PASSWORD);
+    let p = profile(
+        &lab,
+        "locked",
+        &format!("method = \"cert\"\nlocal_id = \"{CLIENT_ID}\"\ncertificate = \"locked.p12\"\n"),
+    );
+    assert!(cli(&svc, &["import", &p]).status.success());
+
+    let home = lab.dir().join("keychain-home");
+    std::fs::create_dir_all(home.join("run")).unwrap();
+    let wrong_out = lab.dir().join("wrong.out");
+    let key_out = lab.dir().join("key.out");
+    let out = std::process::Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", KEYCHAIN_SCRIPT])
+        .env("STRAIT", strait_interop::strait_binary("strait").unwrap())
+        .env("STRAIT_SOCKET", &svc.socket)
+        .env("LOCKED", &locked)
+        .env("P12_PASSWORD", P12_PASSWORD)
+        .env("WRONG_OUT", &wrong_out)
+        .env("KEY_OUT", &key_out)
+        // gnome-keyring keeps its keyrings under $XDG_DATA_HOME: a fresh one per run.
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .output()
+        .expect("dbus-run-session (cargo xtask setup keychain)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the keychain import or the connect failed; service log:\n{}",
+        svc.handle.output()
+    );
+
+    // The wrong password, in plain words.
+    let wrong = std::fs::read_to_string(&wrong_out).unwrap();
+    assert!(
+        wrong.contains("the password for locked.p12 is wrong"),
+        "{wrong}"
+    );
+    // The keychain holds the key decrypted, with the chain, and never the password.
+    let key = std::fs::read_to_string(&key_out).unwrap();
+    assert!(
+        key.starts_with("-----BEGIN PRIVATE KEY-----"),
+        "not a PEM key"
+    );
+    assert_eq!(key.matches("-----BEGIN CERTIFICATE-----").count(), 2);
+    assert!(!key.contains(P12_PASSWORD));
+    for text in [&*stdout, &*stderr, &*wrong, &*svc.handle.output()] {
+        assert!(!text.contains(P12_PASSWORD), "the password leaked: {text}");
+    }
+    assert!(
+        svc.handle
+            .output()
+            .contains("using the certificates stored with the key"),
+        "{}",
+        svc.handle.output()
+    );
+
+    // The tunnel carries traffic; status shows the rekey times, list the profile's details.
+    assert!(
+        wait_until(Duration::from_secs(5), || lab.ping(Node::Client, LAN_HOST)),
+        "no ping through the tunnel; service log:\n{}",
+        svc.handle.output()
+    );
+    assert!(stdout.contains("locked: connected"), "{stdout}");
+    assert!(stdout.contains("IKE rekey in "), "{stdout}");
+    assert!(stdout.contains("ESP rekey in "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("\"local_id\": \"{CLIENT_ID}\"")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("\"remote_id\": \"{GATEWAY_ID}\"")),
+        "{stdout}"
+    );
+    let status = cli(&svc, &["status", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let ike_rekey = doc["connections"][0]["ike_rekey_in_secs"].as_u64();
+    assert!(ike_rekey.is_some_and(|s| s > 0), "{doc}");
+    assert!(cli(&svc, &["disconnect", "locked"]).status.success());
 }
