@@ -10,11 +10,24 @@
 
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+use std::time::SystemTime;
 use strait_ike::proposal::{EspProposal, IkeProposal};
-use strait_ike::v1::{Mode, Options};
-use strait_ike::v2::Event;
+
+use strait_ike::v1::{Mode, Options, Xauth};
+use strait_ike::v2::cert::{Cert, PrivateKey, RsaPadding};
+use strait_ike::v2::wire::{id_type, Identification};
+use strait_ike::v2::{Error, Event, LocalAuth};
 use strait_interop::driver::*;
-use strait_interop::{GatewayConfig, Lab, Node, Topology, LAN_HOST};
+use strait_interop::pki::{Ca, IssueOptions, KeyType};
+use strait_interop::{GatewayConfig, Lab, Node, Topology, LAN_HOST, LAN_SUBNET, VIP_POOL};
+
+const GATEWAY_ID: &str = "gateway.lab.strait";
+const CLIENT_ID: &str = "client.lab.strait";
+const GROUP: &str = "strait-group";
+const GROUP_PSK: &str = "strait-group-secret-0123";
+const XAUTH_USER: &str = "alice";
+const XAUTH_PASSWORD: &str = "correct horse battery staple";
 
 const IKE: &str = "aes256-sha256-modp2048";
 const ESP_PFS: &str = "aes256-sha256-modp2048";
@@ -123,6 +136,314 @@ fn main_mode_psk_with_pfs_and_mode_config() {
             .events
             .iter()
             .any(|e| matches!(e, Event::NatDetected { .. })));
+        close_cleanly(&lab, &mut d);
+    });
+}
+
+/// swanctl.conf of an IKEv1 gateway for a group (`keyid:` identity, group PSK) with XAuth as
+/// the second authentication round, in Aggressive Mode.
+fn xauth_gateway_conf(lab: &Lab) -> String {
+    let addr = lab.gateway_addr();
+    format!(
+        "connections {{
+  lab {{
+    version = 1
+    aggressive = yes
+    proposals = {IKE}
+    local_addrs = {addr}
+    pools = lab-pool
+    local {{
+      auth = psk
+      id = {GATEWAY_ID}
+    }}
+    remote {{
+      auth = psk
+      id = keyid:{GROUP}
+    }}
+    remote-xauth {{
+      auth = xauth
+    }}
+    children {{
+      lan {{
+        local_ts = {LAN_SUBNET}
+        esp_proposals = {ESP_PFS}
+      }}
+    }}
+  }}
+}}
+pools {{
+  lab-pool {{
+    addrs = {VIP_POOL}
+    dns = {LAN_HOST}
+  }}
+}}
+secrets {{
+  ike-group {{
+    id-gw = {GATEWAY_ID}
+    id-group = keyid:{GROUP}
+    secret = \"{GROUP_PSK}\"
+  }}
+  xauth-alice {{
+    id = {XAUTH_USER}
+    secret = \"{XAUTH_PASSWORD}\"
+  }}
+}}
+"
+    )
+}
+
+fn xauth_lab() -> Lab {
+    let gw = GatewayConfig {
+        aggressive_mode_psk: true,
+        ..gateway_v1()
+    };
+    let lab = Lab::start(Topology::default(), &gw).unwrap();
+    lab.gateway()
+        .unwrap()
+        .load_config(&xauth_gateway_conf(&lab))
+        .unwrap();
+    lab
+}
+
+fn group_client(password: &str) -> (Options, impl FnOnce(&mut strait_ike::v2::Config)) {
+    let opts = Options {
+        mode: Mode::Aggressive,
+        xauth: Some(Xauth {
+            username: XAUTH_USER.into(),
+            password: zeroize::Zeroizing::new(password.into()),
+        }),
+    };
+    let cfg = |c: &mut strait_ike::v2::Config| {
+        v1_proposals(c);
+        c.local_id = Identification {
+            id_type: id_type::KEY_ID,
+            data: GROUP.as_bytes().to_vec(),
+        };
+        c.auth = LocalAuth::Psk(zeroize::Zeroizing::new(GROUP_PSK.as_bytes().to_vec()));
+    };
+    (opts, cfg)
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn aggressive_mode_group_psk_with_xauth_and_mode_config() {
+    let lab = xauth_lab();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let (opts, cfg) = group_client(XAUTH_PASSWORD);
+        let mut d = Driver::new_v1(&lab, opts, cfg);
+        assert_tunnel(&lab, &mut d);
+        let log = lab.gateway().unwrap().log();
+        assert!(
+            log.contains("XAuth authentication of 'alice' successful"),
+            "the gateway checked the XAuth login:\n{log}"
+        );
+        close_cleanly(&lab, &mut d);
+    });
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn wrong_xauth_password_is_reported_in_plain_words() {
+    let lab = xauth_lab();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let (opts, cfg) = group_client("wrong password");
+        let mut d = Driver::new_v1(&lab, opts, cfg);
+        assert!(d.run_until(Duration::from_secs(20), up_or_closed));
+        let err = d.closed().cloned().flatten();
+        assert_eq!(
+            err,
+            Some(Error::XauthFailed {
+                username: XAUTH_USER.into()
+            }),
+            "gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        let text = err.unwrap().to_string();
+        assert!(
+            text.contains("wrong username or password") && text.contains("alice"),
+            "{text}"
+        );
+        assert!(d.children().is_empty());
+    });
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn wrong_psk_is_reported_in_plain_words() {
+    let lab = Lab::start(Topology::default(), &gateway_v1()).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            c.auth = LocalAuth::Psk(zeroize::Zeroizing::new(b"not the lab psk".to_vec()));
+        });
+        assert!(d.run_until(Duration::from_secs(20), up_or_closed));
+        let err = d.closed().cloned().flatten();
+        assert!(
+            matches!(err, Some(Error::V1PskMismatch { .. })),
+            "{err:?}; gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        let text = err.unwrap().to_string();
+        assert!(text.contains("pre-shared key"), "{text}");
+        assert!(d.children().is_empty());
+    });
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn wrong_group_psk_in_aggressive_mode_fails_the_gateway_hash() {
+    let lab = xauth_lab();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let (opts, cfg) = group_client(XAUTH_PASSWORD);
+        let mut d = Driver::new_v1(&lab, opts, |c| {
+            cfg(c);
+            c.auth = LocalAuth::Psk(zeroize::Zeroizing::new(b"wrong group secret".to_vec()));
+        });
+        assert!(d.run_until(Duration::from_secs(20), up_or_closed));
+        let err = d.closed().cloned().flatten();
+        assert_eq!(
+            err,
+            Some(Error::V1PskMismatch {
+                detail: "the gateway's HASH did not verify".into()
+            })
+        );
+    });
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn main_mode_psk_behind_nat() {
+    let lab = Lab::start(Topology { nat: true }, &gateway_v1()).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            // Only the real NAT makes the gateway switch to UDP 4500.
+            c.force_udp_encap = false;
+        });
+        assert_tunnel(&lab, &mut d);
+        assert!(
+            d.events.iter().any(|e| matches!(
+                e,
+                Event::NatDetected {
+                    local_behind_nat: true,
+                    ..
+                }
+            )),
+            "{:?}",
+            d.events
+        );
+        assert!(d.sa.udp_encap());
+        close_cleanly(&lab, &mut d);
+    });
+}
+
+fn der_cert(path: &Path) -> Cert {
+    Cert::from_der(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn main_mode_rsa_certificates_with_pushed_mode_config() {
+    let lab = Lab::start(Topology::default(), &gateway_v1()).unwrap();
+    let dir = lab.dir().join("pki");
+    let ca = Ca::new(
+        &dir,
+        "ca",
+        KeyType::Rsa(2048),
+        "C=CH, O=Strait Lab, CN=Strait Lab Root CA",
+    )
+    .unwrap();
+    let issue = |name: &str, id: &str| {
+        ca.issue(
+            name,
+            KeyType::Rsa(2048),
+            &format!("C=CH, O=Strait Lab, CN={id}"),
+            &IssueOptions {
+                sans: vec![id.into()],
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let gw_cert = issue("gateway", GATEWAY_ID);
+    let client = issue("client", CLIENT_ID);
+    let gw = lab.gateway().unwrap();
+    std::fs::copy(
+        &gw_cert.key_der,
+        gw.swanctl_dir().join("private").join("gateway.der"),
+    )
+    .unwrap();
+    // The gateway pushes Mode Config (pull = no): the client must ACK a SET.
+    gw.load_config(&format!(
+        "connections {{
+  lab {{
+    version = 1
+    proposals = {IKE}
+    local_addrs = {addr}
+    pools = lab-pool
+    pull = no
+    local {{
+      auth = pubkey
+      certs = {gwcert}
+      id = {GATEWAY_ID}
+    }}
+    remote {{
+      auth = pubkey
+      id = {CLIENT_ID}
+      cacerts = {cacert}
+    }}
+    children {{
+      lan {{
+        local_ts = {LAN_SUBNET}
+        esp_proposals = {ESP_PFS}
+      }}
+    }}
+  }}
+}}
+pools {{
+  lab-pool {{
+    addrs = {VIP_POOL}
+    dns = {LAN_HOST}
+  }}
+}}
+authorities {{
+  lab-ca {{
+    cacert = {cacert}
+  }}
+}}
+",
+        addr = lab.gateway_addr(),
+        gwcert = gw_cert.cert_pem.display(),
+        cacert = ca.issued.cert_pem.display(),
+    ))
+    .unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            c.auth = LocalAuth::Certificate {
+                chain: vec![der_cert(&client.cert_der)],
+                key: PrivateKey::from_der(&std::fs::read(&client.key_der).unwrap()).unwrap(),
+                rsa_padding: RsaPadding::Pkcs1,
+            };
+            c.trust_anchors = vec![der_cert(&ca.issued.cert_der)];
+            c.wall_clock = Some(SystemTime::now());
+        });
+        assert_tunnel(&lab, &mut d);
+        let log = lab.gateway().unwrap().log();
+        assert!(
+            log.contains("[ ID CERT SIG ]"),
+            "we authenticated with our certificate and an RSA signature:\n{log}"
+        );
+        assert!(
+            log.contains("TRANSACTION request") && log.contains("CPS(") && log.contains("CPA"),
+            "the gateway pushed Mode Config and we acknowledged it:\n{log}"
+        );
         close_cleanly(&lab, &mut d);
     });
 }
