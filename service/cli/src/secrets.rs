@@ -168,7 +168,8 @@ pub fn read_password(name: &str) -> anyhow::Result<Zeroizing<String>> {
             .context("cannot read the password from the terminal")?;
         return Ok(Zeroizing::new(pw));
     }
-    let mut line = Zeroizing::new(String::new());
+    // Room for any real password up front, so growing leaves no copy behind.
+    let mut line = Zeroizing::new(String::with_capacity(1024));
     stdin
         .lock()
         .read_line(&mut line)
