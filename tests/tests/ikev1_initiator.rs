@@ -447,3 +447,122 @@ authorities {{
         close_cleanly(&lab, &mut d);
     });
 }
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn dpd_both_ways_and_gateway_initiated_child_rekey() {
+    let gw = GatewayConfig {
+        dpd_delay: Some(Duration::from_secs(1)),
+        ..gateway_v1()
+    };
+    let lab = Lab::start(Topology::default(), &gw).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            c.dpd_interval = Some(Duration::from_secs(1));
+            c.dpd_timeout = Duration::from_secs(3);
+        });
+        assert_tunnel(&lab, &mut d);
+        // Both sides check liveness every second; the SA must survive it.
+        d.run_until(Duration::from_secs(4), |d| d.closed().is_some());
+        assert!(d.closed().is_none(), "{:?}", d.closed());
+        let log = lab.gateway().unwrap().log();
+        assert!(
+            log.contains("N(DPD)") && log.contains("N(DPD_ACK)"),
+            "R-U-THERE and R-U-THERE-ACK in both directions:\n{log}"
+        );
+
+        let old = d.children()[0].clone_info();
+        let out = lab
+            .gateway()
+            .unwrap()
+            .swanctl(&["--rekey", "--child", "lan"], Duration::from_secs(10))
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            d.run_until(Duration::from_secs(10), |d| d.children().len() >= 2
+                || d.closed().is_some()),
+            "no rekeyed child; gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        assert!(d.closed().is_none(), "{:?}", d.closed());
+        let mut new = d.children()[1].clone_info();
+        assert!(
+            new.config.is_none(),
+            "the configuration comes with the first child only"
+        );
+        // The ping helper takes the virtual IP from the child's configuration.
+        new.config = old.config.clone();
+        assert_eq!(new.replaces, Some(old.spi_in));
+        assert_ne!(new.spi_in, old.spi_in);
+        assert_eq!(
+            new.ts_remote, old.ts_remote,
+            "the rekeyed child is narrowed to the split-include networks too"
+        );
+        let mut answered = false;
+        for seq in 10..13 {
+            std::thread::sleep(Duration::from_millis(200));
+            if d.ping_through(&new, seq) {
+                answered = true;
+                break;
+            }
+        }
+        assert!(
+            answered,
+            "no echo through the rekeyed child; gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        close_cleanly(&lab, &mut d);
+    });
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn client_rekeys_child_sa_with_quick_mode_and_deletes_the_old_one() {
+    let lab = Lab::start(Topology::default(), &gateway_v1()).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        // A 10 s child lifetime: we rekey 5 s before it ends.
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            c.child_lifetime = Duration::from_secs(10);
+        });
+        assert_tunnel(&lab, &mut d);
+        let planned = d.sa.rekey_times().child.expect("a child rekey is planned");
+        assert!(
+            planned < Instant::now() + Duration::from_secs(6),
+            "rekey planned early enough"
+        );
+        let old = d.children()[0].clone_info();
+        assert!(
+            d.run_until(Duration::from_secs(10), |d| d.children().len() >= 2
+                || d.closed().is_some()),
+            "no rekey; gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        assert!(d.closed().is_none(), "{:?}", d.closed());
+        let mut new = d.children()[1].clone_info();
+        assert_eq!(new.replaces, Some(old.spi_in));
+        assert!(d.events.iter().any(|e| matches!(
+            e,
+            Event::ChildSaDeleted { spi_in, .. } if *spi_in == old.spi_in
+        )));
+        new.config = old.config.clone();
+        let mut answered = false;
+        for seq in 20..23 {
+            std::thread::sleep(Duration::from_millis(200));
+            if d.ping_through(&new, seq) {
+                answered = true;
+                break;
+            }
+        }
+        assert!(answered, "no echo through the rekeyed child");
+        let log = lab.gateway().unwrap().log();
+        assert!(
+            log.contains("received DELETE for ESP CHILD_SA"),
+            "we deleted the old child SA:\n{log}"
+        );
+        close_cleanly(&lab, &mut d);
+    });
+}

@@ -301,27 +301,7 @@ impl Sa {
             self.encrypted_message(wire::exchange::QUICK, h.msg_id, &[(payload::HASH, hash3)])?;
         self.push(out.clone());
         self.last_in = Some((msg.to_vec(), out));
-        // Unity split tunnelling: the wire says 0.0.0.0/0, the gateway's split-include list
-        // says what actually goes through the tunnel.
-        let wire_any = ts_remote == TrafficSelector::any(false);
-        let mut remote_list = vec![ts_remote];
-        if wire_any {
-            if let Some(c) = &self.config {
-                let split: Vec<TrafficSelector> = c
-                    .subnets
-                    .iter()
-                    .filter(|(a, _)| a.is_ipv4())
-                    .map(|(a, l)| TrafficSelector::prefix(*a, *l))
-                    .collect();
-                if !split.is_empty() {
-                    info!(
-                        ?split,
-                        "narrowing the tunnel to the gateway's split-include networks"
-                    );
-                    remote_list = split;
-                }
-            }
-        }
+        let remote_list = self.narrow_remote(ts_remote);
         let info = self.child_info(
             choice,
             q.spi_in,
@@ -334,6 +314,29 @@ impl Sa {
             q.replaces,
         )?;
         self.install_child(now, info, lifetime, q.replaces)
+    }
+
+    /// Unity split tunnelling: when the wire says 0.0.0.0/0, the gateway's split-include
+    /// list (from Mode Config) says what actually goes through the tunnel.
+    fn narrow_remote(&self, ts: TrafficSelector) -> Vec<TrafficSelector> {
+        if ts == TrafficSelector::any(false) {
+            if let Some(c) = &self.config {
+                let split: Vec<TrafficSelector> = c
+                    .subnets
+                    .iter()
+                    .filter(|(a, _)| a.is_ipv4())
+                    .map(|(a, l)| TrafficSelector::prefix(*a, *l))
+                    .collect();
+                if !split.is_empty() {
+                    debug!(
+                        ?split,
+                        "narrowing the tunnel to the gateway's split-include networks"
+                    );
+                    return split;
+                }
+            }
+        }
+        vec![ts]
     }
 
     /// Derives the keys of a child SA; `we_initiated` says whose nonce is Ni.
@@ -487,13 +490,26 @@ impl Sa {
             .map(|b| IdPayload::parse(b).as_ref().and_then(id_to_ts))
             .collect();
         let (ts_remote, ts_local) = match parsed.as_slice() {
-            [Some(i), Some(r)] => (vec![i.clone()], vec![r.clone()]),
-            _ => (self.cfg.ts_remote.clone(), self.local_selectors()),
+            [Some(i), Some(r)] => (self.narrow_remote(i.clone()), vec![r.clone()]),
+            _ => (
+                self.cfg
+                    .ts_remote
+                    .iter()
+                    .flat_map(|t| self.narrow_remote(t.clone()))
+                    .collect(),
+                self.local_selectors(),
+            ),
         };
         let reply = self.protected_message(wire::exchange::QUICK, h.msg_id, &[&ni], out)?;
         self.push(reply.clone());
         self.last_in = Some((msg.to_vec(), reply));
-        let replaces = self.children.iter().map(|c| c.spi_in).next();
+        let replaces = self
+            .children
+            .iter()
+            .rev()
+            .find(|c| c.rekey_at.is_some())
+            .or(self.children.last())
+            .map(|c| c.spi_in);
         let info = self.child_info(
             choice,
             spi_in,
@@ -583,25 +599,27 @@ impl Sa {
         let lifetime = self.cfg.child_lifetime;
         let replaces = q.info.replaces;
         self.last_heard = now;
-        // The gateway deletes the old child itself after its rekey; we keep it until then.
-        let mut info = q.info;
-        info.replaces = replaces;
         info!(
-            spi_in = format_args!("{:08x}", info.spi_in),
+            spi_in = format_args!("{:08x}", q.info.spi_in),
             "the gateway rekeyed a child SA"
         );
-        self.children.push(Child {
-            spi_in: info.spi_in,
-            spi_out: info.spi_out,
-            rekey_at: None,
-            expire_at: now + lifetime,
-        });
-        // The old child is replaced: no rekey of our own for it.
+        // The old child stays until the gateway deletes it or it expires (strongSwan keeps
+        // rekeyed IKEv1 SAs by default); it is not rekeyed again by us.
         if let Some(old) = replaces {
             for c in self.children.iter_mut().filter(|c| c.spi_in == old) {
                 c.rekey_at = None;
             }
         }
+        let margin = (lifetime / 10)
+            .max(Duration::from_secs(5))
+            .min(lifetime / 2);
+        self.children.push(Child {
+            spi_in: q.info.spi_in,
+            spi_out: q.info.spi_out,
+            rekey_at: Some(now + lifetime - margin),
+            expire_at: now + lifetime,
+        });
+        let info = q.info;
         self.events.push_back(Event::ChildSaUp(info));
         Ok(())
     }
