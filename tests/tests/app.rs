@@ -3,8 +3,8 @@
 //! with its secrets in a real Secret Service (gnome-keyring on a private session bus).
 //!
 //! The app opens a profile file it is given (as a file manager would launch it), the test types
-//! the PSK into the window, which stores it in the keychain, clicks Connect, sees "Connected"
-//! and the virtual IP, saves a screenshot (`target/app-e2e/connected.png`), disconnects,
+//! the PSK into the window, which stores it in the keychain, sees the profile's identities and
+//! routes, clicks Connect, sees "Connected", the virtual IP and the rekey times, saves a screenshot (`target/app-e2e/connected.png`), disconnects,
 //! launches the app a second time with another profile file (the running instance imports it),
 //! and finally stops the service and sees the window say so.
 //!
@@ -441,6 +441,13 @@ fn app_imports_stores_the_psk_connects_and_shows_the_tunnel() {
         wd.wait_text("#secret-psk-state", Duration::from_secs(5), |t| {
             t.contains("Not stored")
         });
+        // The details before connecting: identities as the profile writes them, and no routes
+        // of its own.
+        let identity = format!("{} → {}", gw.client_id, gw.gateway_id);
+        wd.wait_text("#fact-identity", Duration::from_secs(5), |t| t == identity);
+        wd.wait_text("#fact-routes", Duration::from_secs(5), |t| {
+            t == "The routes the gateway pushes"
+        });
 
         // The PSK goes to the keychain and is not shown again.
         wd.type_into("#secret-psk", &gw.psk).unwrap();
@@ -467,6 +474,11 @@ fn app_imports_stores_the_psk_connects_and_shows_the_tunnel() {
             t.starts_with("198.19.100.")
         });
         eprintln!("connected with virtual IP {vip}");
+        // The rekey times arrive with the status and count down.
+        let rekey = wd.wait_text("#child-rekey", Duration::from_secs(10), |t| {
+            t.chars().any(|c| c.is_ascii_digit())
+        });
+        eprintln!("ESP rekey in {rekey}");
         assert!(lab.ping(Node::Client, strait_interop::LAN_HOST));
         std::thread::sleep(Duration::from_secs(1));
         wd.screenshot(&screenshot).unwrap();
