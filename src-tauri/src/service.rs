@@ -374,6 +374,10 @@ pub async fn connect_profile(app: &AppHandle, profile: String) -> Result<(), UiE
         Ok(s) => s,
         Err(missing) => {
             let message = match &missing.keychain_error {
+                None if missing.kind == Kind::Key => format!(
+                    "Import the private key of “{name}” first (“Import private key…”): Strait \
+                     keeps it in your keychain."
+                ),
                 None => format!(
                     "Enter the {} of “{name}” first: Strait keeps it in your keychain.",
                     missing.kind.human()

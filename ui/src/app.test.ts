@@ -294,6 +294,17 @@ describe("private key import", () => {
     for (let i = 0; i < 4; i++) await tick();
   }
 
+  it("says what is missing before connecting", async () => {
+    snapshot = running({ profiles: [certProfile] });
+    const root = await mount();
+    expect(root.querySelector("#missing")?.textContent).toBe(
+      "Enter the password and import the private key below first.",
+    );
+    snapshot = running({ profiles: [{ ...certProfile, stored: ["password"] }] });
+    const root2 = await mount();
+    expect(root2.querySelector("#missing")?.textContent).toBe("Import the private key below first.");
+  });
+
   it("is offered for certificate profiles only", async () => {
     const root = await mount();
     expect(root.querySelector("#import-key")).toBeNull();

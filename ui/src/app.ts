@@ -469,11 +469,7 @@ export class StraitApp {
         connect,
         disconnect,
         missing.length && !active
-          ? h(
-              "span",
-              { class: "muted" },
-              `Enter the ${missing.map((k) => SECRET_LABEL[k].toLowerCase()).join(" and ")} below first.`,
-            )
+          ? h("span", { class: "muted", id: "missing" }, missingHint(missing))
           : null,
       ),
       h("section", { id: "status", "aria-label": "Connection status" }),
@@ -656,6 +652,17 @@ export class StraitApp {
     });
     this.els.log.textContent = lines.join("\n") || "Nothing logged yet.";
   }
+}
+
+/** What to do before connecting: enter the PSK/password, import the key. */
+export function missingHint(missing: SecretKind[]): string {
+  const typed = missing.filter((k) => k !== "key").map((k) => SECRET_LABEL[k].toLowerCase());
+  const steps = [
+    ...(typed.length ? [`enter the ${typed.join(" and ")}`] : []),
+    ...(missing.includes("key") ? ["import the private key"] : []),
+  ];
+  const text = `${steps.join(" and ")} below first.`;
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 const CERT_METHODS = new Set(["cert", "xauth-cert"]);
