@@ -5,6 +5,7 @@
 // Test harness: a socket or lab call that fails should fail the test at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -85,6 +86,9 @@ pub struct Driver<S: Driven = IkeSa> {
     pub events: Vec<Event>,
     /// ESP packets received on port 4500.
     pub esp: Vec<Vec<u8>>,
+    /// ESP SAs of children already pinged through, by outbound SPI, so that a second ping
+    /// continues the sequence numbers instead of replaying them.
+    sas: HashMap<u32, (OutboundSa, InboundSa)>,
 }
 
 /// The driver's default configuration: the lab gateway's PSK and identities, forced UDP
@@ -152,6 +156,7 @@ impl<S: Driven> Driver<S> {
             gateway: lab.gateway_addr(),
             events: Vec::new(),
             esp: Vec::new(),
+            sas: HashMap::new(),
         }
     }
 
@@ -224,7 +229,10 @@ impl<S: Driven> Driver<S> {
     /// reply; true if the LAN host answered through the tunnel.
     pub fn ping_through(&mut self, child: &ChildSaInfo, seq: u16) -> bool {
         let p = provider();
-        let (mut out, mut inb) = esp_pair(&*p, child);
+        let (mut out, mut inb) = self
+            .sas
+            .remove(&child.spi_out)
+            .unwrap_or_else(|| esp_pair(&*p, child));
         let vip = child.config_vip().unwrap();
         let packet = icmp_echo(vip, LAN_HOST, seq);
         let mut buf = vec![0u8; 2048];
@@ -236,7 +244,8 @@ impl<S: Driven> Driver<S> {
             d.esp.iter().any(|e| strait_esp::spi_of(e) == Some(spi_in))
         });
         let esp = std::mem::take(&mut self.esp);
-        esp.iter()
+        let answered = esp
+            .iter()
             .filter(|e| strait_esp::spi_of(e) == Some(spi_in))
             .any(|e| {
                 let mut plain = vec![0u8; e.len()];
@@ -255,7 +264,9 @@ impl<S: Driven> Driver<S> {
                         false
                     }
                 }
-            })
+            });
+        self.sas.insert(child.spi_out, (out, inb));
+        answered
     }
 }
 

@@ -566,3 +566,54 @@ fn client_rekeys_child_sa_with_quick_mode_and_deletes_the_old_one() {
         close_cleanly(&lab, &mut d);
     });
 }
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn client_rekeys_isakmp_sa_with_a_new_main_mode_and_children_live_on() {
+    let lab = Lab::start(Topology::default(), &gateway_v1()).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        // A 12 s ISAKMP lifetime: we start a new Main Mode about 6 s in.
+        let mut d = Driver::new_v1(&lab, main_mode(), |c| {
+            v1_proposals(c);
+            c.ike_lifetime = Duration::from_secs(12);
+        });
+        assert_tunnel(&lab, &mut d);
+        let old_cookie = d.sa.local_spi();
+        assert!(d.sa.rekey_times().ike.is_some());
+        assert!(
+            d.run_until(Duration::from_secs(10), |d| d
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::IkeSaRekeyed { .. }))
+                || d.closed().is_some()),
+            "no phase 1 rekey; gateway log:\n{}",
+            lab.gateway().unwrap().log()
+        );
+        assert!(d.closed().is_none(), "{:?}", d.closed());
+        assert_ne!(d.sa.local_spi(), old_cookie, "new cookies");
+        assert!(d.sa.is_established());
+        assert!(
+            strait_interop::wait_until(Duration::from_secs(5), || {
+                let sas = lab.gateway().unwrap().list_sas().unwrap();
+                sas.len() == 1 && sas[0].is_established() && !sas[0].children.is_empty()
+            }),
+            "the gateway keeps one ISAKMP SA with the children: {:?}\n{}",
+            lab.gateway().unwrap().list_sas(),
+            lab.gateway().unwrap().log()
+        );
+        let child = d.children()[0].clone_info();
+        let mut answered = false;
+        for seq in 30..33 {
+            if d.ping_through(&child, seq) {
+                answered = true;
+                break;
+            }
+        }
+        assert!(
+            answered,
+            "the child SA still carries traffic after the phase 1 rekey"
+        );
+        close_cleanly(&lab, &mut d);
+    });
+}

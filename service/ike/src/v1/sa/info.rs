@@ -157,6 +157,11 @@ impl Sa {
         match d.protocol {
             p::PROTO_ISAKMP => {
                 if d.spis.iter().any(|s| s.as_slice() == self.cookies()) {
+                    if self.handling_old {
+                        info!("the gateway deleted the ISAKMP SA we are replacing");
+                        self.isakmp = None;
+                        return Ok(());
+                    }
                     info!("the gateway deleted the ISAKMP SA");
                     self.finish(Some(Error::PeerDeleted));
                 }

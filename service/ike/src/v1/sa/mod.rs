@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strait_crypto::{CryptoProvider, DhGroup, HashAlg, SecretBytes};
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 use zeroize::Zeroizing;
 
 use super::crypt::Crypter;
@@ -74,6 +74,8 @@ pub struct Options {
 const NONCE_LEN: usize = 32;
 /// How long we wait for the gateway to start XAuth after phase 1 before going on without it.
 const XAUTH_WAIT: Duration = Duration::from_secs(10);
+/// How long we wait before retrying a failed phase 1 rekey.
+const RETRY_IKE_REKEY: Duration = Duration::from_secs(30);
 /// How long we wait for a pushed Mode Config SET before pulling with a REQUEST.
 const PUSH_WAIT: Duration = Duration::from_millis(300);
 
@@ -123,6 +125,16 @@ struct Child {
     expire_at: Instant,
 }
 
+/// The ISAKMP SA being replaced while a new phase 1 runs (our phase 1 rekey).
+struct OldIsakmp {
+    icookie: u64,
+    rcookie: u64,
+    isakmp: Option<Isakmp>,
+    last_in: Option<(Vec<u8>, Vec<u8>)>,
+    p1: Option<phase1::P1State>,
+    step: Step,
+}
+
 /// An outstanding liveness check.
 struct Dpd {
     first_seq: u32,
@@ -161,6 +173,16 @@ pub struct Sa {
     quick: Option<quick::QuickState>,
     peer_quick: Option<quick::PeerQuick>,
     started: Instant,
+    /// The time of the call being handled (for retries scheduled from failure paths).
+    clock: Instant,
+    /// The lifetime of the ISAKMP SA being negotiated.
+    p1_lifetime: Duration,
+    ike_rekey_at: Option<Instant>,
+    ike_expire_at: Option<Instant>,
+    /// The previous ISAKMP SA while our phase 1 rekey runs.
+    old: Option<OldIsakmp>,
+    /// A message for the old ISAKMP SA is being handled (its fields are swapped in).
+    handling_old: bool,
 }
 
 impl std::fmt::Debug for Sa {
@@ -248,6 +270,12 @@ impl Sa {
             quick: None,
             peer_quick: None,
             started: now,
+            clock: now,
+            p1_lifetime: Duration::ZERO,
+            ike_rekey_at: None,
+            ike_expire_at: None,
+            old: None,
+            handling_old: false,
         };
         match sa.opts.mode {
             Mode::Main => sa.start_main(now)?,
@@ -276,7 +304,8 @@ impl Sa {
 
     /// Whether phase 1 (and XAuth/Mode Config) completed and the SA is not closing.
     pub fn is_established(&self) -> bool {
-        matches!(self.step, Step::Quick | Step::Established) && self.isakmp.is_some()
+        (matches!(self.step, Step::Quick | Step::Established) && self.isakmp.is_some())
+            || self.old.is_some()
     }
 
     /// Whether the SA is gone.
@@ -311,6 +340,8 @@ impl Sa {
             Step::Established => {
                 consider(self.dpd_due());
                 consider(self.dpd.as_ref().map(|d| d.retry_at.min(d.give_up_at)));
+                consider(self.ike_rekey_at);
+                consider(self.ike_expire_at);
                 for c in &self.children {
                     consider(c.rekey_at);
                     consider(Some(c.expire_at));
@@ -321,11 +352,10 @@ impl Sa {
         next
     }
 
-    /// When the next rekeys are planned. Phase 1 is not rekeyed by us (see the crate docs of
-    /// [`crate::v1`]); its entry stays empty.
+    /// When the next rekeys are planned.
     pub fn rekey_times(&self) -> RekeyTimes {
         RekeyTimes {
-            ike: None,
+            ike: self.ike_rekey_at,
             child: self.children.iter().filter_map(|c| c.rekey_at).min(),
         }
     }
@@ -355,6 +385,7 @@ impl Sa {
         if self.is_closed() {
             return;
         }
+        self.clock = now;
         if let Err(e) = self.timeout(now) {
             self.fail(e);
         }
@@ -381,12 +412,108 @@ impl Sa {
             }
             Step::PushWait { until } if now >= until => self.send_mode_config_request(now)?,
             Step::Established => {
+                if self.ike_expire_at.is_some_and(|t| now >= t) {
+                    return Err(Error::Expired("IKE"));
+                }
                 self.dpd_timeout(now)?;
                 self.child_timers(now)?;
+                if self.step == Step::Established
+                    && self.request.is_none()
+                    && self.ike_rekey_at.is_some_and(|t| now >= t)
+                {
+                    self.start_ike_rekey(now)?;
+                }
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// Phase 1 rekey: a new Main or Aggressive Mode with new cookies while the current
+    /// ISAKMP SA keeps serving; the child SAs live on (gateways adopt them).
+    fn start_ike_rekey(&mut self, now: Instant) -> Result<(), Error> {
+        info!("rekeying the ISAKMP SA with a new phase 1");
+        let mut cookie = [0u8; 8];
+        loop {
+            self.provider.fill_random(&mut cookie)?;
+            if cookie != [0; 8] && u64::from_be_bytes(cookie) != self.icookie {
+                break;
+            }
+        }
+        self.ike_rekey_at = None;
+        self.old = Some(OldIsakmp {
+            icookie: self.icookie,
+            rcookie: self.rcookie,
+            isakmp: self.isakmp.take(),
+            last_in: self.last_in.take(),
+            p1: None,
+            step: Step::Established,
+        });
+        self.icookie = u64::from_be_bytes(cookie);
+        self.rcookie = 0;
+        self.step = Step::Phase1;
+        self.dpd = None;
+        match self.opts.mode {
+            Mode::Main => self.start_main(now),
+            Mode::Aggressive => self.start_aggressive(now),
+        }
+    }
+
+    /// Runs `f` with the old ISAKMP SA's state swapped in.
+    fn with_old<R>(&mut self, f: impl FnOnce(&mut Sa) -> R) -> Option<R> {
+        let mut old = self.old.take()?;
+        self.swap_old(&mut old);
+        self.handling_old = true;
+        let r = f(self);
+        self.handling_old = false;
+        self.swap_old(&mut old);
+        if self.old.is_none() && !self.is_closed() {
+            self.old = Some(old);
+        }
+        Some(r)
+    }
+
+    fn swap_old(&mut self, old: &mut OldIsakmp) {
+        std::mem::swap(&mut self.icookie, &mut old.icookie);
+        std::mem::swap(&mut self.rcookie, &mut old.rcookie);
+        std::mem::swap(&mut self.isakmp, &mut old.isakmp);
+        std::mem::swap(&mut self.last_in, &mut old.last_in);
+        std::mem::swap(&mut self.p1, &mut old.p1);
+        std::mem::swap(&mut self.step, &mut old.step);
+    }
+
+    /// The new ISAKMP SA is up: delete the old one and carry on.
+    pub(super) fn finish_ike_rekey(&mut self) -> Result<(), Error> {
+        self.with_old(|sa| {
+            let cookies = sa.cookies().to_vec();
+            sa.send_delete(p::PROTO_ISAKMP, vec![cookies]);
+        });
+        self.old = None;
+        self.step = Step::Established;
+        let algorithms = self
+            .isakmp
+            .as_ref()
+            .map(|i| i.negotiated)
+            .ok_or_else(|| internal("no ISAKMP SA"))?;
+        info!(%algorithms, "ISAKMP SA rekeyed");
+        self.events.push_back(Event::IkeSaRekeyed { algorithms });
+        Ok(())
+    }
+
+    /// Our phase 1 rekey failed: keep the old ISAKMP SA and try again later.
+    fn abort_ike_rekey(&mut self, e: &Error) -> bool {
+        let Some(mut old) = self.old.take() else {
+            return false;
+        };
+        if self.ike_expire_at.is_some_and(|t| self.clock >= t) {
+            return false;
+        }
+        warn!("rekeying the ISAKMP SA failed ({e}); keeping the current one for now");
+        self.swap_old(&mut old);
+        self.request = None;
+        self.dpd = None;
+        self.ike_rekey_at = Some(self.clock + RETRY_IKE_REKEY);
+        true
     }
 
     /// Handles a datagram (non-ESP marker already removed).
@@ -404,6 +531,21 @@ impl Sa {
                 return;
             }
         };
+        self.clock = now;
+        if self
+            .old
+            .as_ref()
+            .is_some_and(|o| o.icookie == h.icookie && o.rcookie == h.rcookie)
+        {
+            let r = self.with_old(|sa| match h.exchange {
+                exchange::INFORMATIONAL => sa.on_informational(now, &h, msg),
+                _ => Ok(()),
+            });
+            if let Some(Err(e)) = r {
+                self.fail(e);
+            }
+            return;
+        }
         if h.icookie != self.icookie || (self.rcookie != 0 && h.rcookie != self.rcookie) {
             debug!("dropping an ISAKMP message for other cookies");
             return;
@@ -622,6 +764,9 @@ impl Sa {
     }
 
     fn fail(&mut self, e: Error) {
+        if self.abort_ike_rekey(&e) {
+            return;
+        }
         warn!("IKEv1 SA failed: {e}");
         if self.isakmp.is_some() && !matches!(e, Error::V1Timeout { .. } | Error::DeadPeer) {
             self.send_delete(p::PROTO_ISAKMP, vec![self.cookies().to_vec()]);

@@ -2,7 +2,7 @@
 //! pre-shared key or RSA signatures, NAT-T detection (RFC 3947) and the port float to 4500.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use strait_crypto::{KeyExchange, SecretBytes};
 use tracing::{debug, info, warn};
@@ -250,6 +250,9 @@ impl Sa {
         let choice = p::phase1_choice(sa, &self.p1_offer, self.auth_method)
             .map_err(|e| proto(stage, &e.to_string()))?;
         self.vendors = vendor::recognise(&all(payloads, payload::VENDOR_ID));
+        self.p1_lifetime = choice
+            .lifetime
+            .map_or(self.cfg.ike_lifetime, |l| l.min(self.cfg.ike_lifetime));
         info!(
             algorithms = %choice.transform.negotiated(),
             "the gateway chose the phase 1 proposal"
@@ -577,6 +580,12 @@ impl Sa {
         self.p1 = None;
         self.last_heard = now;
         info!(remote_id = %self.remote_id, "IKEv1 phase 1 complete");
+        let lifetime = self.p1_lifetime.max(Duration::from_secs(2));
+        let margin = (lifetime / 10)
+            .max(Duration::from_secs(10))
+            .min(lifetime / 2);
+        self.ike_expire_at = Some(now + lifetime);
+        self.ike_rekey_at = Some(now + lifetime - margin);
         if self.opts.xauth.is_some() {
             self.step = Step::XauthWait {
                 until: now + XAUTH_WAIT,
@@ -589,6 +598,10 @@ impl Sa {
 
     /// XAuth is done (or not needed): Mode Config, pushed or pulled, or straight to Quick Mode.
     pub(super) fn after_xauth(&mut self, now: Instant) -> Result<(), Error> {
+        if self.old.is_some() {
+            // A phase 1 rekey: the configuration and child SAs carry over.
+            return self.finish_ike_rekey();
+        }
         if self.config.is_some() {
             return self.config_done(now);
         }
