@@ -89,14 +89,14 @@ pub fn name(vid: &[u8]) -> Option<&'static str> {
         (&UNITY, "Cisco Unity", false),
         (&DPD, "DPD", false),
         (&FRAGMENTATION, "IKE fragmentation", true),
-        // MD5("strongSwan") and strongSwan's versioned variants.
+        // MD5("strongSwan"), sent with charon.send_vendor_id.
         (
             &hex16("882fe56d6fd20dbc2251613b2ebe5beb"),
             "strongSwan",
-            true,
+            false,
         ),
-        // Libreswan's "OEN..." (and Openswan's "OE...") prefixes.
-        (b"OEN", "Libreswan", true),
+        // Libreswan sends the plain string "OE-Libreswan-<version>".
+        (b"OE-Libreswan", "Libreswan", true),
         // Cisco-specific "CISCO-UNITY" and IOS versions share this prefix.
         (
             &[0x1f, 0x07, 0xf7, 0x0e, 0xaa, 0x65, 0x14, 0xd3],
@@ -149,7 +149,11 @@ mod tests {
         let mut frag = FRAGMENTATION.to_vec();
         frag.extend_from_slice(&[0xc0, 0, 0, 0]);
         assert_eq!(name(&frag), Some("IKE fragmentation"));
-        assert_eq!(name(b"OEN-libreswan-4.x"), Some("Libreswan"));
+        assert_eq!(name(b"OE-Libreswan-4.12"), Some("Libreswan"));
+        assert_eq!(
+            name(&hex16("882fe56d6fd20dbc2251613b2ebe5beb")),
+            Some("strongSwan")
+        );
         assert_eq!(name(&[1, 2, 3]), None);
         let v = recognise(&[&NATT_DRAFT_03, &DPD]);
         assert!(v.natt() && !v.natt_rfc && v.dpd && !v.xauth);

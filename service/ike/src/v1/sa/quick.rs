@@ -667,6 +667,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn responder_lifetime_notify_is_read_in_seconds() {
+        use crate::v1::attributes::{emit, Attribute};
+        let data = emit(&[
+            Attribute::basic(p::p2::LIFE_TYPE, p::LIFE_KILOBYTES),
+            Attribute::number(p::p2::LIFE_DURATION, 100_000),
+            Attribute::basic(p::p2::LIFE_TYPE, p::LIFE_SECONDS),
+            Attribute::number(p::p2::LIFE_DURATION, 1200),
+        ]);
+        let n = Notify {
+            protocol: p::PROTO_ESP,
+            notify_type: notify_type::RESPONDER_LIFETIME,
+            spi: vec![1, 2, 3, 4],
+            data,
+        };
+        let (first, chain) = wire::emit_chain(&[(payload::NOTIFY, n.emit())]);
+        let (payloads, _) = wire::parse_chain(first, &chain).unwrap();
+        assert_eq!(
+            responder_lifetime(&payloads),
+            Some(Duration::from_secs(1200))
+        );
+        assert_eq!(responder_lifetime(&payloads[..0]), None);
+    }
+
+    #[test]
     fn selectors_round_trip_through_id_payloads() {
         for ts in [
             TrafficSelector::any(false),
