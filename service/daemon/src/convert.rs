@@ -425,8 +425,17 @@ pub fn dns_settings(
 }
 
 /// A failed connection attempt in words for the user; the protocol detail goes along.
+///
+/// Failures that only a change to the profile can fix (IKEv1 cannot do what it asks, or the
+/// gateway wants an XAuth login the profile has no method for) are `InvalidProfile`, so a UI
+/// can offer to edit the profile rather than to try again.
 pub fn connect_error(e: &strait_ike::v2::Error) -> IpcError {
-    let mut err = IpcError::new(ErrorKind::ConnectFailed, e.to_string());
+    use strait_ike::v2::Error;
+    let kind = match e {
+        Error::V1Unsupported(_) | Error::XauthNotConfigured => ErrorKind::InvalidProfile,
+        _ => ErrorKind::ConnectFailed,
+    };
+    let mut err = IpcError::new(kind, e.to_string());
     err.detail = Some(format!("{e:?}"));
     err
 }
@@ -562,6 +571,23 @@ mod tests {
                 .username,
             "bob"
         );
+    }
+
+    #[test]
+    fn ikev1_failures_the_profile_must_fix_are_invalid_profile_errors() {
+        use strait_ike::v2::Error;
+        let e = connect_error(&Error::XauthNotConfigured);
+        assert_eq!(e.kind, ErrorKind::InvalidProfile);
+        assert!(e.message.contains("xauth-psk or xauth-cert"), "{e:?}");
+        let e = connect_error(&Error::V1Unsupported(
+            "IKEv1 here signs with RSA keys only".into(),
+        ));
+        assert_eq!(e.kind, ErrorKind::InvalidProfile);
+        let e = connect_error(&Error::XauthFailed {
+            username: "alice".into(),
+        });
+        assert_eq!(e.kind, ErrorKind::ConnectFailed);
+        assert!(e.message.contains("wrong username or password"), "{e:?}");
     }
 
     fn openssl(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
