@@ -22,6 +22,13 @@ impl std::fmt::Debug for Attribute {
     }
 }
 
+impl Drop for Attribute {
+    fn drop(&mut self) {
+        // XAuth passwords travel in attribute values.
+        zeroize::Zeroize::zeroize(&mut self.value);
+    }
+}
+
 const AF_BIT: u16 = 0x8000;
 
 impl Attribute {

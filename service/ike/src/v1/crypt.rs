@@ -79,7 +79,10 @@ impl Crypter {
         let mut data = plain.to_vec();
         let padded = data.len().div_ceil(self.block).max(1) * self.block;
         data.resize(padded, 0);
-        self.cipher.encrypt(&iv, &mut data)?;
+        if let Err(e) = self.cipher.encrypt(&iv, &mut data) {
+            zeroize::Zeroize::zeroize(&mut data);
+            return Err(e);
+        }
         let last = data[data.len() - self.block..].to_vec();
         self.advance(msg_id, last);
         Ok(data)

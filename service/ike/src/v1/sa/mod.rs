@@ -644,7 +644,9 @@ impl Sa {
         msg_id: u32,
         payloads: &[(u8, Vec<u8>)],
     ) -> Result<Vec<u8>, Error> {
+        // The plaintext may hold an XAuth password: wipe it once encrypted.
         let (first, body) = emit_chain(payloads);
+        let body = Zeroizing::new(body);
         let header = self.header(exchange, msg_id, first, flags::ENCRYPTION);
         let provider = self.provider.clone();
         let isakmp = self
@@ -681,6 +683,7 @@ impl Sa {
         payloads: Vec<(u8, Vec<u8>)>,
     ) -> Result<Vec<u8>, Error> {
         let (_, rest) = emit_chain(&payloads);
+        let rest = Zeroizing::new(rest);
         let mid = msg_id.to_be_bytes();
         let mut parts: Vec<&[u8]> = vec![&mid];
         parts.extend_from_slice(prefix);
@@ -688,7 +691,11 @@ impl Sa {
         let hash = self.prf_a(&parts)?;
         let mut all = vec![(payload::HASH, hash)];
         all.extend(payloads);
-        self.encrypted_message(exchange, msg_id, &all)
+        let out = self.encrypted_message(exchange, msg_id, &all);
+        for (_, body) in &mut all {
+            zeroize::Zeroize::zeroize(body);
+        }
+        out
     }
 
     /// Decrypts and parses an encrypted message after phase 1; checks the leading HASH
