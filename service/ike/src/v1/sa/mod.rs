@@ -392,9 +392,18 @@ impl Sa {
     }
 
     fn timeout(&mut self, now: Instant) -> Result<(), Error> {
+        // A gateway that answered the key exchange at once but not our encrypted identity
+        // message almost always failed to decrypt it (a different PSK): say so after three
+        // sends instead of the whole schedule.
+        let psk = matches!(self.cfg.auth, LocalAuth::Psk(_));
+        let max_tries = if psk && self.p1.as_ref().is_some_and(|p| p.awaiting == 6) {
+            self.cfg.retransmit.tries.min(2)
+        } else {
+            self.cfg.retransmit.tries
+        };
         if let Some(req) = &mut self.request {
             if now >= req.deadline {
-                if req.sends > self.cfg.retransmit.tries {
+                if req.sends > max_tries {
                     let (stage, tries) = (req.stage, req.sends);
                     return Err(self.timeout_error(stage, tries));
                 }

@@ -611,3 +611,33 @@ fn hostile_datagrams_never_panic_or_change_state() {
     assert!(events(&mut sa).is_empty());
     assert!(!sa.is_closed());
 }
+
+#[test]
+fn unanswered_identity_message_is_reported_as_a_psk_mismatch_after_three_sends() {
+    let t0 = Instant::now();
+    let mut c = config();
+    c.retransmit.tries = 5;
+    let mut sa = Sa::new(c, main_opts(), provider(), t0).unwrap();
+    let mut r = Responder::new();
+    let mm1 = transmits(&mut sa).remove(0);
+    sa.handle_datagram(t0, &r.mm2(&mm1.data));
+    let mm3 = transmits(&mut sa).remove(0);
+    sa.handle_datagram(t0, &r.mm4(&mm3.data));
+    let _ = events(&mut sa);
+    let mut sends = transmits(&mut sa).len();
+    while let Some(now) = sa.poll_timeout() {
+        sa.handle_timeout(now);
+        sends += transmits(&mut sa).len();
+    }
+    assert_eq!(sends, 3, "MM5 and two retransmissions");
+    let ev = events(&mut sa);
+    assert!(
+        matches!(
+            ev.last(),
+            Some(Event::Closed {
+                error: Some(Error::V1PskMismatch { .. })
+            })
+        ),
+        "{ev:?}"
+    );
+}
