@@ -784,7 +784,11 @@ impl Sa {
             return;
         }
         warn!("IKEv1 SA failed: {e}");
-        if self.isakmp.is_some() && !matches!(e, Error::V1Timeout { .. } | Error::DeadPeer) {
+        // Tell the gateway, unless it cannot hear us or phase 1 never completed.
+        if self.isakmp.is_some()
+            && self.p1.is_none()
+            && !matches!(e, Error::V1Timeout { .. } | Error::DeadPeer)
+        {
             self.send_delete(p::PROTO_ISAKMP, vec![self.cookies().to_vec()]);
         }
         self.finish(Some(e));
