@@ -9,7 +9,7 @@
 //!   group name as identity (`keyid:<group>`), then XAuth (`remote-2 { auth = xauth }` and an
 //!   `xauth-<user>` secret), Mode Config, and a Cisco Unity split include (the `unity` plugin);
 //! - [`V1Scenario::main_cert`]: Main Mode with RSA certificates from the lab PKI
-//!   ([`crate::pki`]).
+//!   ([`crate::pki`]), and [`V1Scenario::main_cert_xauth`] with XAuth after it.
 //!
 //! Every connection is named [`CONNECTION`] with the child [`CHILD`], like the IKEv2
 //! scenarios, so [`crate::Charon::load_config`] and [`crate::Charon::initiate`] work
@@ -47,26 +47,16 @@ pub const PFS_PROPOSAL: &str = "aes256-sha256-modp2048";
 /// LAN: the reference initiator and our client both route it through the tunnel).
 pub const SPLIT_INCLUDE: &str = LAN_SUBNET;
 
-/// How the client authenticates in phase 1 (and after it).
+/// How the client authenticates in phase 1.
 #[derive(Clone)]
 pub enum V1Auth {
-    /// A pre-shared key between the client's identity and the gateway's.
+    /// A pre-shared key between the client's identity (a group name is `keyid:<group>`) and
+    /// the gateway's.
     Psk {
-        /// The client's identity.
+        /// The client's identity as strongSwan spells it.
         client_id: String,
         /// The key.
         psk: String,
-    },
-    /// A group pre-shared key with the group name as identity (`keyid:<group>`), then XAuth.
-    GroupXauth {
-        /// The group name.
-        group: String,
-        /// The group's key.
-        psk: String,
-        /// The XAuth user.
-        user: String,
-        /// The XAuth password.
-        password: String,
     },
     /// RSA certificates on both sides.
     Certificates {
@@ -89,13 +79,6 @@ impl fmt::Debug for V1Auth {
                 .field("client_id", client_id)
                 .field("psk", &"<redacted>")
                 .finish(),
-            V1Auth::GroupXauth { group, user, .. } => f
-                .debug_struct("GroupXauth")
-                .field("group", group)
-                .field("psk", &"<redacted>")
-                .field("user", user)
-                .field("password", &"<redacted>")
-                .finish(),
             V1Auth::Certificates {
                 client_id,
                 gateway_cert,
@@ -112,6 +95,24 @@ impl fmt::Debug for V1Auth {
     }
 }
 
+/// The XAuth login the gateway asks for after phase 1 (a second authentication round).
+#[derive(Clone)]
+pub struct XauthLogin {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+}
+
+impl fmt::Debug for XauthLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XauthLogin")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
 /// One IKEv1 scenario: what the gateway accepts, and what a matching initiator offers.
 #[derive(Debug, Clone)]
 pub struct V1Scenario {
@@ -123,8 +124,10 @@ pub struct V1Scenario {
     pub esp_proposals: String,
     /// The gateway's identity.
     pub gateway_id: String,
-    /// The client's authentication.
+    /// The client's phase 1 authentication.
     pub auth: V1Auth,
+    /// XAuth after phase 1.
+    pub xauth: Option<XauthLogin>,
     /// The protected subnet behind the gateway.
     pub lan: String,
     /// The Mode Config pool of virtual IPs.
@@ -147,6 +150,7 @@ impl V1Scenario {
                 client_id: CLIENT_ID.into(),
                 psk: MAIN_PSK.into(),
             },
+            xauth: None,
             lan: LAN_SUBNET.into(),
             pool: VIP_POOL.into(),
             dns: LAN_HOST,
@@ -160,12 +164,11 @@ impl V1Scenario {
     pub fn aggressive_group_xauth() -> V1Scenario {
         V1Scenario {
             aggressive: true,
-            auth: V1Auth::GroupXauth {
-                group: GROUP.into(),
+            auth: V1Auth::Psk {
+                client_id: format!("keyid:{GROUP}"),
                 psk: GROUP_PSK.into(),
-                user: XAUTH_USER.into(),
-                password: XAUTH_PASSWORD.into(),
             },
+            xauth: Some(xauth_login()),
             split_include: Some(SPLIT_INCLUDE.into()),
             ..V1Scenario::main_psk_pfs()
         }
@@ -185,11 +188,20 @@ impl V1Scenario {
         }
     }
 
+    /// [`V1Scenario::main_cert`] with XAuth as [`XAUTH_USER`] after phase 1 (strongSwan's
+    /// XAuthInitRSA, Strait's `xauth-cert`).
+    pub fn main_cert_xauth(gateway_cert: PathBuf, client_cert: PathBuf, ca: PathBuf) -> V1Scenario {
+        V1Scenario {
+            xauth: Some(xauth_login()),
+            ..V1Scenario::main_cert(gateway_cert, client_cert, ca)
+        }
+    }
+
     /// Whether the gateway's charon needs
     /// `charon.i_dont_care_about_security_and_use_aggressive_mode_psk` (the
     /// `aggressive_mode_psk` of [`crate::GatewayConfig`], set when the charon starts).
     pub fn needs_aggressive_psk(&self) -> bool {
-        self.aggressive && !matches!(self.auth, V1Auth::Certificates { .. })
+        self.aggressive && matches!(self.auth, V1Auth::Psk { .. })
     }
 
     /// The client's IKE identity as strongSwan spells it (`keyid:<group>` for a group).
@@ -198,7 +210,6 @@ impl V1Scenario {
             V1Auth::Psk { client_id, .. } | V1Auth::Certificates { client_id, .. } => {
                 client_id.clone()
             }
-            V1Auth::GroupXauth { group, .. } => format!("keyid:{group}"),
         }
     }
 
@@ -207,20 +218,25 @@ impl V1Scenario {
         let mut vars = self.common_vars();
         vars.extend([
             ("LOCAL_ADDR", Some(local_addr.to_string())),
-            ("LAN", Some(self.lan.clone())),
             ("POOL", Some(self.pool.clone())),
             ("DNS", Some(self.dns.to_string())),
             ("SPLIT_INCLUDE", self.split_include.clone()),
         ]);
-        let (local, remote, secrets) = match &self.auth {
-            V1Auth::Psk { .. } => (PSK_LOCAL, PSK_REMOTE, PSK_SECRETS),
-            V1Auth::GroupXauth { .. } => (PSK_LOCAL, GATEWAY_XAUTH_REMOTE, XAUTH_SECRETS),
-            V1Auth::Certificates { .. } => (GATEWAY_CERT_LOCAL, GATEWAY_CERT_REMOTE, CA_SECTION),
-        };
+        let cert = matches!(self.auth, V1Auth::Certificates { .. });
+        let mut rounds = String::new();
+        rounds.push_str(if cert { GATEWAY_CERT } else { GATEWAY_PSK });
+        rounds.push_str(if cert {
+            CLIENT_CERT_AS_REMOTE
+        } else {
+            CLIENT_PSK_AS_REMOTE
+        });
+        if self.xauth.is_some() {
+            // A second round for the client, after phase 1 (any user with an xauth secret).
+            rounds.push_str("    remote-2 {\n      auth = xauth\n    }\n");
+        }
         let template = GATEWAY_TEMPLATE
-            .replace("@@LOCAL@@\n", local)
-            .replace("@@REMOTE@@\n", remote)
-            .replace("@@SECRETS@@\n", secrets);
+            .replace("@@ROUNDS@@\n", &rounds)
+            .replace("@@SECRETS@@\n", &self.secrets());
         render(&template, &vars)
     }
 
@@ -228,26 +244,53 @@ impl V1Scenario {
     /// this scenario exactly (for certificates: the client's key must be in its `private/`).
     pub fn initiator_swanctl(&self, remote_addr: Ipv4Addr) -> Result<String> {
         let mut vars = self.common_vars();
-        vars.extend([
-            ("REMOTE_ADDR", Some(remote_addr.to_string())),
-            ("LAN", Some(self.lan.clone())),
-        ]);
-        let (local, remote, secrets) = match &self.auth {
-            V1Auth::Psk { .. } => (PSK_REMOTE, PSK_LOCAL, PSK_SECRETS),
-            V1Auth::GroupXauth { .. } => (INITIATOR_XAUTH_LOCAL, PSK_LOCAL, XAUTH_SECRETS),
-            V1Auth::Certificates { .. } => {
-                (INITIATOR_CERT_LOCAL, INITIATOR_CERT_REMOTE, CA_SECTION)
-            }
-        };
-        // The initiator's `local` is the client's side: the shared PSK sections are written
-        // from the gateway's point of view, so their section names swap.
-        let local = local.replacen("remote {", "local {", 1);
-        let remote = remote.replacen("local {", "remote {", 1);
+        vars.push(("REMOTE_ADDR", Some(remote_addr.to_string())));
+        let cert = matches!(self.auth, V1Auth::Certificates { .. });
+        let mut rounds = String::new();
+        rounds.push_str(if cert {
+            CLIENT_CERT_AS_LOCAL
+        } else {
+            CLIENT_PSK_AS_LOCAL
+        });
+        if self.xauth.is_some() {
+            rounds.push_str(
+                "    local-xauth {\n      auth = xauth\n      xauth_id = @XAUTH_USER@\n    }\n",
+            );
+        }
+        rounds.push_str(if cert {
+            GATEWAY_CERT_AS_REMOTE
+        } else {
+            GATEWAY_PSK_AS_REMOTE
+        });
         let template = INITIATOR_TEMPLATE
-            .replace("@@LOCAL@@\n", &local)
-            .replace("@@REMOTE@@\n", &remote)
-            .replace("@@SECRETS@@\n", secrets);
+            .replace("@@ROUNDS@@\n", &rounds)
+            .replace("@@SECRETS@@\n", &self.secrets());
         render(&template, &vars)
+    }
+
+    /// `secrets` (the PSK for both identities, the XAuth password) and `authorities` (the CA).
+    fn secrets(&self) -> String {
+        let mut secrets = String::new();
+        if matches!(self.auth, V1Auth::Psk { .. }) {
+            // Listed for both identities, so it cannot tie with another secret.
+            secrets.push_str(
+                "  ike-lab {\n    id-gateway = @GATEWAY_ID@\n    id-client = @CLIENT_ID@\n    \
+                 secret = 0x@PSK_HEX@\n  }\n",
+            );
+        }
+        if self.xauth.is_some() {
+            secrets.push_str(
+                "  xauth-user {\n    id = @XAUTH_USER@\n    secret = 0x@XAUTH_PASSWORD_HEX@\n  }\n",
+            );
+        }
+        let mut out = String::new();
+        if !secrets.is_empty() {
+            out = format!("secrets {{\n{secrets}}}\n");
+        }
+        if matches!(self.auth, V1Auth::Certificates { .. }) {
+            out.push_str("authorities {\n  lab-ca {\n    cacert = @CA@\n  }\n}\n");
+        }
+        out
     }
 
     fn common_vars(&self) -> Vec<(&'static str, Option<String>)> {
@@ -260,19 +303,10 @@ impl V1Scenario {
             ),
             ("GATEWAY_ID", Some(self.gateway_id.clone())),
             ("CLIENT_ID", Some(self.client_id())),
+            ("LAN", Some(self.lan.clone())),
         ];
         match &self.auth {
             V1Auth::Psk { psk, .. } => vars.push(("PSK_HEX", Some(hex(psk.as_bytes())))),
-            V1Auth::GroupXauth {
-                psk,
-                user,
-                password,
-                ..
-            } => vars.extend([
-                ("PSK_HEX", Some(hex(psk.as_bytes()))),
-                ("XAUTH_USER", Some(user.clone())),
-                ("XAUTH_PASSWORD_HEX", Some(hex(password.as_bytes()))),
-            ]),
             V1Auth::Certificates {
                 gateway_cert,
                 client_cert,
@@ -284,12 +318,25 @@ impl V1Scenario {
                 ("CA", Some(ca.display().to_string())),
             ]),
         }
+        if let Some(x) = &self.xauth {
+            vars.extend([
+                ("XAUTH_USER", Some(x.user.clone())),
+                ("XAUTH_PASSWORD_HEX", Some(hex(x.password.as_bytes()))),
+            ]);
+        }
         vars
     }
 }
 
-/// The gateway (responder). `@@…@@` lines are replaced by the auth-specific sections below
-/// before rendering; `split_include` is a Cisco Unity attribute (the `unity` plugin).
+fn xauth_login() -> XauthLogin {
+    XauthLogin {
+        user: XAUTH_USER.into(),
+        password: XAUTH_PASSWORD.into(),
+    }
+}
+
+/// The gateway (responder). `@@…@@` lines are replaced by the authentication rounds and the
+/// secrets before rendering; `split_include` is a Cisco Unity attribute (the `unity` plugin).
 const GATEWAY_TEMPLATE: &str = "\
 # swanctl.conf of the lab gateway for an IKEv1 scenario, rendered by strait-interop
 # (tests/src/ikev1.rs).
@@ -300,8 +347,7 @@ connections {
     proposals = @IKE_PROPOSALS@
     local_addrs = @LOCAL_ADDR@
     pools = lab-pool
-@@LOCAL@@
-@@REMOTE@@
+@@ROUNDS@@
     children {
       lan {
         local_ts = @LAN@
@@ -332,8 +378,7 @@ connections {
     proposals = @IKE_PROPOSALS@
     remote_addrs = @REMOTE_ADDR@
     vips = 0.0.0.0
-@@LOCAL@@
-@@REMOTE@@
+@@ROUNDS@@
     children {
       lan {
         remote_ts = @LAN@
@@ -345,87 +390,35 @@ connections {
 @@SECRETS@@
 ";
 
-/// The gateway's own PSK section (also the initiator's view of the gateway).
-const PSK_LOCAL: &str = "    local {
-      auth = psk
-      id = @GATEWAY_ID@
-    }
-";
-/// The client's PSK section as the gateway expects it.
-const PSK_REMOTE: &str = "    remote {
-      auth = psk
-      id = @CLIENT_ID@
-    }
-";
-/// The group PSK, then a second round: XAuth (any user with an `xauth-…` secret).
-const GATEWAY_XAUTH_REMOTE: &str = "    remote {
-      auth = psk
-      id = @CLIENT_ID@
-    }
-    remote-2 {
-      auth = xauth
-    }
-";
-/// The reference initiator's group PSK and XAuth rounds.
-const INITIATOR_XAUTH_LOCAL: &str = "    local {
-      auth = psk
-      id = @CLIENT_ID@
-    }
-    local-xauth {
-      auth = xauth
-      xauth_id = @XAUTH_USER@
-    }
-";
-const GATEWAY_CERT_LOCAL: &str = "    local {
+const GATEWAY_PSK: &str = "    local {\n      auth = psk\n      id = @GATEWAY_ID@\n    }\n";
+const GATEWAY_PSK_AS_REMOTE: &str =
+    "    remote {\n      auth = psk\n      id = @GATEWAY_ID@\n    }\n";
+const CLIENT_PSK_AS_REMOTE: &str =
+    "    remote {\n      auth = psk\n      id = @CLIENT_ID@\n    }\n";
+const CLIENT_PSK_AS_LOCAL: &str = "    local {\n      auth = psk\n      id = @CLIENT_ID@\n    }\n";
+const GATEWAY_CERT: &str = "    local {
       auth = pubkey
       certs = @GATEWAY_CERT@
       id = @GATEWAY_ID@
     }
 ";
-const GATEWAY_CERT_REMOTE: &str = "    remote {
-      auth = pubkey
-      id = @CLIENT_ID@
-      cacerts = @CA@
-    }
-";
-const INITIATOR_CERT_LOCAL: &str = "    local {
-      auth = pubkey
-      certs = @CLIENT_CERT@
-      id = @CLIENT_ID@
-    }
-";
-const INITIATOR_CERT_REMOTE: &str = "    remote {
+const GATEWAY_CERT_AS_REMOTE: &str = "    remote {
       auth = pubkey
       id = @GATEWAY_ID@
       cacerts = @CA@
     }
 ";
-/// The PSK, listed for both identities (so it cannot tie with another secret).
-const PSK_SECRETS: &str = "secrets {
-  ike-lab {
-    id-gateway = @GATEWAY_ID@
-    id-client = @CLIENT_ID@
-    secret = 0x@PSK_HEX@
-  }
-}
+const CLIENT_CERT_AS_REMOTE: &str = "    remote {
+      auth = pubkey
+      id = @CLIENT_ID@
+      cacerts = @CA@
+    }
 ";
-const XAUTH_SECRETS: &str = "secrets {
-  ike-group {
-    id-gateway = @GATEWAY_ID@
-    id-group = @CLIENT_ID@
-    secret = 0x@PSK_HEX@
-  }
-  xauth-user {
-    id = @XAUTH_USER@
-    secret = 0x@XAUTH_PASSWORD_HEX@
-  }
-}
-";
-const CA_SECTION: &str = "authorities {
-  lab-ca {
-    cacert = @CA@
-  }
-}
+const CLIENT_CERT_AS_LOCAL: &str = "    local {
+      auth = pubkey
+      certs = @CLIENT_CERT@
+      id = @CLIENT_ID@
+    }
 ";
 
 fn hex(bytes: &[u8]) -> String {
@@ -504,6 +497,22 @@ mod tests {
         assert!(init.contains("    local {\n      auth = pubkey\n      certs = /client.pem\n"));
         assert!(init.contains("    remote {\n      auth = pubkey\n      id = gateway.lab.strait\n"));
         assert!(!init.contains("secrets"));
+        assert!(!init.contains("xauth"));
+    }
+
+    #[test]
+    fn certificates_with_xauth_add_the_second_round_and_its_secret_only() {
+        let s =
+            V1Scenario::main_cert_xauth("/gw.pem".into(), "/client.pem".into(), "/ca.pem".into());
+        let gw = s.gateway_swanctl(GW).unwrap();
+        assert!(gw.contains("      auth = pubkey\n      id = client.lab.strait\n"));
+        assert!(gw.contains("    remote-2 {\n      auth = xauth\n"));
+        assert!(gw.contains(&format!("  xauth-user {{\n    id = {XAUTH_USER}\n")));
+        assert!(!gw.contains("ike-lab"), "no PSK with certificates");
+        assert!(gw.contains("authorities {"));
+        let init = s.initiator_swanctl(GW).unwrap();
+        assert!(init.contains("    local-xauth {\n      auth = xauth\n"));
+        assert!(!format!("{s:?}").contains(XAUTH_PASSWORD));
     }
 
     #[test]

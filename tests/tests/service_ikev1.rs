@@ -47,8 +47,8 @@ struct Pki {
     client: Issued,
 }
 
-/// A lab with the Main Mode certificate scenario.
-fn cert_lab(topology: Topology) -> (Lab, Pki, V1Scenario) {
+/// A lab with the Main Mode certificate scenario, with XAuth after phase 1 if `xauth`.
+fn cert_lab(topology: Topology, xauth: bool) -> (Lab, Pki, V1Scenario) {
     let lab = Lab::start(topology, &GatewayConfig::default()).unwrap();
     let ca = Ca::new(
         &lab.dir().join("pki"),
@@ -80,7 +80,12 @@ fn cert_lab(topology: Topology) -> (Lab, Pki, V1Scenario) {
         gw.swanctl_dir().join("private").join("gateway.der"),
     )
     .unwrap();
-    let scenario = V1Scenario::main_cert(
+    let scenario = if xauth {
+        V1Scenario::main_cert_xauth
+    } else {
+        V1Scenario::main_cert
+    };
+    let scenario = scenario(
         pki.gateway.cert_pem.clone(),
         pki.client.cert_pem.clone(),
         pki.ca.cert_pem.clone(),
@@ -219,7 +224,7 @@ fn reference_aggressive_group_xauth_modecfg() {
 #[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
 fn reference_main_cert() {
     for nat in [false, true] {
-        let (lab, pki, s) = cert_lab(Topology { nat });
+        let (lab, pki, s) = cert_lab(Topology { nat }, false);
         let log = reference(&lab, &s, Some(&pki.client.key_der));
         assert!(log.contains("ID_PROT request 0"), "Main Mode:\n{log}");
         assert!(
@@ -228,6 +233,22 @@ fn reference_main_cert() {
             "{log}"
         );
     }
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn reference_main_cert_xauth() {
+    let (lab, pki, s) = cert_lab(Topology::default(), true);
+    let log = reference(&lab, &s, Some(&pki.client.key_der));
+    assert!(log.contains("ID_PROT request 0"), "Main Mode:\n{log}");
+    let gw = gateway_log(&lab);
+    assert!(
+        gw.contains("looking for XAuthInitRSA peer configs")
+            && gw.contains(&format!(
+                "XAuth authentication of '{XAUTH_USER}' successful"
+            )),
+        "no XAuth after RSA on the gateway:\n{gw}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -567,7 +588,7 @@ mod strait {
     #[ignore = "needs root, strongSwan and the straitd/strait binaries (cargo xtask test runs it)"]
     fn strait_main_cert() {
         for nat in [false, true] {
-            let (lab, pki, _) = cert_lab(Topology { nat });
+            let (lab, pki, _) = cert_lab(Topology { nat }, false);
             let svc = Service::start(&lab);
             std::fs::copy(&pki.client.cert_pem, lab.dir().join("client.pem")).unwrap();
             let p = profile(
@@ -603,6 +624,50 @@ mod strait {
             let key_body = key.lines().nth(1).unwrap();
             svc.assert_no_secret_leaked(&[key_body]);
         }
+    }
+
+    #[test]
+    #[ignore = "needs root, strongSwan and the straitd/strait binaries (cargo xtask test runs it)"]
+    fn strait_main_cert_xauth() {
+        let (lab, pki, _) = cert_lab(Topology::default(), true);
+        let svc = Service::start(&lab);
+        std::fs::copy(&pki.client.cert_pem, lab.dir().join("client.pem")).unwrap();
+        let p = profile(
+            &lab,
+            "v1certx",
+            "ikev1-main",
+            &format!(
+                "method = \"xauth-cert\"\nlocal_id = \"{CLIENT_ID}\"\n\
+                 certificate = \"client.pem\"\nca = [\"pki/ca.pem\"]\nusername = \"{XAUTH_USER}\"\n"
+            ),
+        );
+        let imported = svc.import(&p);
+        assert!(
+            !imported.contains("brute-force"),
+            "no PSK, no warning: {imported}"
+        );
+        let password = write(lab.dir(), "password", &format!("{XAUTH_PASSWORD}\n"));
+        let out = svc.connect(
+            "v1certx",
+            &[("key", &pki.client.key_pem), ("password", &password)],
+        );
+        assert!(
+            out.status.success(),
+            "connect failed; service log:\n{}\ngateway log:\n{}",
+            svc.output(),
+            gateway_log(&lab)
+        );
+        assert_up(&lab, &svc, "v1certx");
+        let gw = gateway_log(&lab);
+        assert!(
+            gw.contains("looking for XAuthInitRSA peer configs")
+                && gw.contains(&format!(
+                    "XAuth authentication of '{XAUTH_USER}' successful"
+                )),
+            "no XAuth after RSA on the gateway:\n{gw}"
+        );
+        disconnect(&lab, &svc, "v1certx");
+        svc.assert_no_secret_leaked(&[XAUTH_PASSWORD]);
     }
 
     #[test]
