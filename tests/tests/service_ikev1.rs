@@ -1,8 +1,9 @@
 //! IKEv1 end to end (issue 6): `straitd` and the `strait` CLI against the lab's strongSwan
 //! gateway in the legacy scenarios of `strait_interop::ikev1` — Main Mode PSK with Mode Config
 //! and Quick Mode PFS, Aggressive Mode with a group name, group PSK and XAuth, Main Mode with
-//! RSA certificates, each also behind NAT — and against Libreswan (Main Mode PSK up to the IKE
-//! SA: pluto cannot install a child SA on this kernel).
+//! RSA certificates, each also behind NAT, and RSA certificates with XAuth — and against
+//! Libreswan (Main Mode PSK up to the IKE SA: pluto cannot install a child SA on this kernel,
+//! so that test waits out Quick Mode's retransmissions, about 2.5 minutes).
 //!
 //! The `reference_*` tests first prove each gateway configuration with strongSwan as the
 //! IKEv1 initiator in the client namespace, so a failure of the `strait_*` tests is ours.
