@@ -74,6 +74,11 @@ pub struct Options {
 const NONCE_LEN: usize = 32;
 /// How long we wait for the gateway to start XAuth after phase 1 before going on without it.
 const XAUTH_WAIT: Duration = Duration::from_secs(10);
+/// The longest we keep an ISAKMP SA before re-keying it, whatever was negotiated. Gateways
+/// may echo our proposed lifetime while keeping a shorter one of their own without saying so
+/// (strongSwan: about 4 h; and as responder it does not re-authenticate a client with a
+/// virtual IP, it lets the SA expire), so the client must re-key first.
+pub(super) const MAX_PHASE1_LIFETIME: Duration = Duration::from_secs(3 * 3600);
 /// How long we wait before retrying a failed phase 1 rekey.
 const RETRY_IKE_REKEY: Duration = Duration::from_secs(30);
 /// How long we wait for a pushed Mode Config SET before pulling with a REQUEST.

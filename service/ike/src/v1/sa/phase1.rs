@@ -580,7 +580,10 @@ impl Sa {
         self.p1 = None;
         self.last_heard = now;
         info!(remote_id = %self.remote_id, "IKEv1 phase 1 complete");
-        let lifetime = self.p1_lifetime.max(Duration::from_secs(2));
+        let lifetime = self
+            .p1_lifetime
+            .min(super::MAX_PHASE1_LIFETIME)
+            .max(Duration::from_secs(2));
         let margin = (lifetime / 10)
             .max(Duration::from_secs(10))
             .min(lifetime / 2);

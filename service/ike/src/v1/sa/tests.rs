@@ -427,6 +427,9 @@ fn main_mode_mode_config_quick_mode_against_a_scripted_responder() {
         matches!(events(&mut sa)[..], [Event::IkeSaUp { ref remote_id, .. }] if remote_id == "gw.test")
     );
     assert!(sa.is_established());
+    // The responder echoed an hour; we re-key phase 1 before it ends.
+    let ike = sa.rekey_times().ike.unwrap();
+    assert!(ike > wake + Duration::from_secs(3000) && ike < wake + Duration::from_secs(3600));
     let qm1 = transmits(&mut sa).remove(0);
     let (qm2, spi_i, k_r_in, k_i_in) = r.qm2(&qm1.data, 0xabcd0123);
     sa.handle_datagram(wake, &qm2);
