@@ -175,6 +175,8 @@ pools {{
   lab-pool {{
     addrs = {VIP_POOL}
     dns = {LAN_HOST}
+    split_include = {LAN_SUBNET}
+    28674 = lab.strait
   }}
 }}
 secrets {{
@@ -233,6 +235,16 @@ fn aggressive_mode_group_psk_with_xauth_and_mode_config() {
         let (opts, cfg) = group_client(XAUTH_PASSWORD);
         let mut d = Driver::new_v1(&lab, opts, cfg);
         assert_tunnel(&lab, &mut d);
+        let config = d.children()[0].config.clone().unwrap();
+        assert!(
+            config.dns_domains.iter().any(|x| x == "lab.strait"),
+            "Unity default domain from the pool: {config:?}"
+        );
+        assert_eq!(
+            config.subnets,
+            [(LAN_SUBNET.split('/').next().unwrap().parse().unwrap(), 24)],
+            "Unity split-include: {config:?}"
+        );
         let log = lab.gateway().unwrap().log();
         assert!(
             log.contains("XAuth authentication of 'alice' successful"),
