@@ -191,15 +191,18 @@ impl Sa {
             }
         };
         let stage = self.stage_of_phase1();
+        let has = |kind: u8| payloads.iter().any(|p| p.kind == kind);
         match (self.opts.mode, st.awaiting) {
-            (Mode::Main, 2) if !encrypted => {
+            // A repeated earlier answer (our retransmission crossed it) lacks what the current
+            // step needs and is ignored below.
+            (Mode::Main, 2) if !encrypted && has(payload::SA) => {
                 self.rcookie = h.rcookie;
                 self.request = None;
                 self.main_2(now, &mut st, &payloads)?;
                 st.awaiting = 4;
                 self.p1 = Some(st);
             }
-            (Mode::Main, 4) if !encrypted => {
+            (Mode::Main, 4) if !encrypted && has(payload::KE) && !has(payload::SA) => {
                 self.request = None;
                 self.main_4(now, &mut st, &payloads)?;
                 st.awaiting = 6;

@@ -401,6 +401,10 @@ fn main_mode_mode_config_quick_mode_against_a_scripted_responder() {
     assert!(!mm1.udp_encap);
     sa.handle_datagram(t0, &r.mm2(&mm1.data));
     let mm3 = transmits(&mut sa).remove(0);
+    // The gateway's MM2 again (our MM1 retransmission crossed it): ignored.
+    sa.handle_datagram(t0, &r.mm2(&mm1.data));
+    assert!(transmits(&mut sa).is_empty());
+    assert!(!sa.is_closed());
     let mm4 = r.mm4(&mm3.data);
     sa.handle_datagram(t0, &mm4);
     assert!(matches!(
