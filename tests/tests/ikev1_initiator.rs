@@ -629,3 +629,39 @@ fn client_rekeys_isakmp_sa_with_a_new_main_mode_and_children_live_on() {
         close_cleanly(&lab, &mut d);
     });
 }
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn proposal_mismatches_say_what_we_offered() {
+    for (gateway_ike, gateway_esp, what) in [
+        ("aes128-sha384-ecp384", ESP_PFS, "IKE"),
+        (IKE, "aes128gcm16-ecp384", "ESP"),
+    ] {
+        let gw = GatewayConfig {
+            ike_proposals: gateway_ike.into(),
+            esp_proposals: gateway_esp.into(),
+            ..gateway_v1()
+        };
+        let lab = Lab::start(Topology::default(), &gw).unwrap();
+        let ns = lab.ns(Node::Client).unwrap().to_string();
+        in_netns(&ns, || {
+            let mut d = Driver::new_v1(&lab, main_mode(), v1_proposals);
+            assert!(d.run_until(Duration::from_secs(20), up_or_closed));
+            let err = d.closed().cloned().flatten();
+            match &err {
+                Some(Error::NoProposalChosen {
+                    what: w, offered, ..
+                }) => {
+                    assert_eq!(*w, what);
+                    assert!(offered.contains("AES-256-CBC"), "{offered}");
+                    assert!(offered.contains("MODP-2048"), "{offered}");
+                }
+                other => panic!(
+                    "{what}: {other:?}; gateway log:\n{}",
+                    lab.gateway().unwrap().log()
+                ),
+            }
+            assert!(err.unwrap().to_string().contains("NO_PROPOSAL_CHOSEN"));
+        });
+    }
+}
