@@ -665,3 +665,67 @@ fn proposal_mismatches_say_what_we_offered() {
         });
     }
 }
+
+/// Libreswan's pluto as a second IKEv1 implementation: phase 1 in Main Mode with a PSK and
+/// Mode Config. Its kernel has no ESP here, so Quick Mode cannot complete.
+#[test]
+#[ignore = "needs root and the unpacked Libreswan package (cargo xtask test runs it)"]
+fn libreswan_main_mode_psk_and_mode_config() {
+    use strait_interop::libreswan::Pluto;
+    let lab = Lab::new(Topology::default()).unwrap();
+    let gw = GatewayConfig::default();
+    let conf = format!(
+        "config setup
+    uniqueids=no
+    ikev1-policy=accept
+
+conn lab
+    ikev2=no
+    authby=secret
+    left={addr}
+    leftid=@{gid}
+    leftsubnet=198.19.1.0/24
+    leftmodecfgserver=yes
+    right=%any
+    rightid=@{cid}
+    rightmodecfgclient=yes
+    rightaddresspool=198.19.100.10-198.19.100.100
+    modecfgdns=198.19.1.2
+    modecfgpull=yes
+    ike=aes256-sha2_256;modp2048
+    esp=aes256-sha2_256;modp2048
+    auto=add
+",
+        addr = lab.gateway_addr(),
+        gid = gw.gateway_id,
+        cid = gw.client_id,
+    );
+    let secrets = format!(
+        "@{} @{} : PSK \"{}\"\n",
+        gw.gateway_id, gw.client_id, gw.psk
+    );
+    let pluto = Pluto::start(&lab, &conf, &secrets, |_| Ok(())).unwrap();
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    in_netns(&ns, || {
+        let mut d = Driver::new_v1(&lab, main_mode(), v1_proposals);
+        d.run_until(Duration::from_secs(15), |d| {
+            d.events.iter().any(|e| matches!(e, Event::IkeSaUp { .. })) || d.closed().is_some()
+        });
+        let up = d.events.iter().find_map(|e| match e {
+            Event::IkeSaUp { remote_id, .. } => Some(remote_id.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            up.as_deref(),
+            Some("gateway.lab.strait"),
+            "phase 1 and Mode Config with Libreswan; closed: {:?}; pluto log:\n{}",
+            d.closed(),
+            pluto.log()
+        );
+        let log = pluto.log();
+        assert!(
+            log.contains("198.19.100."),
+            "pluto leased a virtual IP:\n{log}"
+        );
+    });
+}

@@ -94,11 +94,13 @@ pub fn emit(attrs: &[Attribute]) -> Vec<u8> {
     out
 }
 
-/// Parses a run of attributes filling `data` exactly; `None` if one is cut short.
+/// Parses a run of attributes; `None` if one is cut short. Fewer than four bytes left over
+/// (too short for any attribute) are padding: Libreswan pads Attribute payloads to a
+/// multiple of four.
 pub fn parse(data: &[u8]) -> Option<Vec<Attribute>> {
     let mut out = Vec::new();
     let mut pos = 0;
-    while pos < data.len() {
+    while data.len().saturating_sub(pos) >= 4 {
         let hdr = data.get(pos..pos + 4)?;
         let raw = u16::from_be_bytes([hdr[0], hdr[1]]);
         if raw & AF_BIT != 0 {
@@ -150,9 +152,14 @@ mod tests {
     #[test]
     fn truncated_or_lying_lengths_are_none() {
         let bytes = emit(&[Attribute::variable(16522, b"secret".to_vec())]);
-        for n in 1..bytes.len() {
+        for n in 4..bytes.len() {
             assert!(parse(&bytes[..n]).is_none(), "{n}");
         }
+        // Up to three bytes of padding after the last attribute are ignored.
+        let mut padded = bytes.clone();
+        padded.extend_from_slice(&[0, 0]);
+        assert_eq!(parse(&padded).unwrap().len(), 1);
+        assert_eq!(parse(&bytes[..3]), Some(vec![]));
         assert!(parse(&[0x00, 0x01, 0xff, 0xff, 1]).is_none());
         assert_eq!(parse(&[]), Some(vec![]));
     }

@@ -246,7 +246,13 @@ mod tests {
     fn truncated_attribute_payloads_are_none() {
         let r = mode_config_request(1, true, false).emit();
         assert!(AttributePayload::parse(&r[..3]).is_none());
-        assert!(AttributePayload::parse(&r[..r.len() - 1]).is_none());
+        let reply = AttributePayload {
+            cfg_type: cfg_type::REPLY,
+            identifier: 1,
+            attrs: vec![Attribute::variable(attr::IP4_ADDRESS, vec![10, 0, 0, 1])],
+        }
+        .emit();
+        assert!(AttributePayload::parse(&reply[..reply.len() - 1]).is_none());
         let acks = ack_attributes(&mode_config_request(1, true, true).attrs);
         assert!(acks.iter().all(|a| a.value.is_empty()));
     }
