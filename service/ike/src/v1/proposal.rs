@@ -322,6 +322,11 @@ fn only_one(props: Vec<WireProposal>) -> Result<(WireProposal, Vec<Attribute>, u
     Ok((p, attrs, id))
 }
 
+/// The lifetime in seconds among `attrs` (type/duration pairs; kilobyte lifetimes skipped).
+pub fn lifetime_seconds(attrs: &[Attribute], life_type: u16, duration: u16) -> Option<Duration> {
+    life_seconds(attrs, life_type, duration)
+}
+
 fn life_seconds(attrs: &[Attribute], life_type: u16, duration: u16) -> Option<Duration> {
     // Types and durations come in pairs; seconds is what we plan rekeys with.
     let mut kind = None;

@@ -117,6 +117,23 @@ impl Sa {
                 }
             }
             notify_type::CONNECTED => debug!("the gateway confirmed the committed Quick Mode"),
+            notify_type::RESPONDER_LIFETIME if n.protocol == p::PROTO_ISAKMP => {
+                // Cisco gateways announce a shorter ISAKMP lifetime after phase 1 this way.
+                if let Some(l) = crate::v1::attributes::parse(&n.data).and_then(|attrs| {
+                    p::lifetime_seconds(&attrs, p::p1::LIFE_TYPE, p::p1::LIFE_DURATION)
+                }) {
+                    info!(
+                        lifetime_s = l.as_secs(),
+                        "the gateway shortened the ISAKMP SA lifetime"
+                    );
+                    let margin = (l / 10).max(std::time::Duration::from_secs(10)).min(l / 2);
+                    let expire = now + l;
+                    if self.ike_expire_at.is_none_or(|t| expire < t) {
+                        self.ike_expire_at = Some(expire);
+                        self.ike_rekey_at = Some(now + l - margin);
+                    }
+                }
+            }
             notify_type::RESPONDER_LIFETIME | notify_type::INITIAL_CONTACT => {}
             code if code < 16384 => {
                 let name = wire::notify_name(code);

@@ -470,6 +470,30 @@ fn main_mode_mode_config_quick_mode_against_a_scripted_responder() {
     // A repeated QM2 (our QM3 was lost) is answered with the same QM3.
     sa.handle_datagram(wake, &qm2);
     assert_eq!(transmits(&mut sa)[0].data, qm3.data);
+    // A Cisco-style RESPONDER-LIFETIME for the ISAKMP SA brings the phase 1 rekey forward.
+    let mut spi = r.ci.to_be_bytes().to_vec();
+    spi.extend_from_slice(&r.cr.to_be_bytes());
+    let n = crate::v1::wire::Notify {
+        protocol: prop::PROTO_ISAKMP,
+        notify_type: crate::v1::wire::notify_type::RESPONDER_LIFETIME,
+        spi,
+        data: crate::v1::attributes::emit(&[
+            Attribute::basic(prop::p1::LIFE_TYPE, prop::LIFE_SECONDS),
+            Attribute::number(prop::p1::LIFE_DURATION, 600),
+        ]),
+    };
+    let info = r.protected(
+        wire::exchange::INFORMATIONAL,
+        0x0badcafe,
+        &[],
+        vec![(payload::NOTIFY, n.emit())],
+    );
+    sa.handle_datagram(wake, &info);
+    let ike = sa.rekey_times().ike.unwrap();
+    assert!(
+        ike <= wake + Duration::from_secs(540),
+        "rekey within the gateway's 600 s"
+    );
     // Closing sends DELETEs for the child and the ISAKMP SA.
     sa.close(wake);
     let dels = transmits(&mut sa);
