@@ -379,6 +379,16 @@ pub enum Error {
         /// 500 or 4500.
         port: u16,
     },
+    /// IKEv1: phase 1 succeeded, but the gateway never answered the first Quick Mode.
+    #[error(
+        "the gateway accepted our login but never answered the tunnel set-up (IKEv1 Quick Mode) \
+         after {tries} tries; it could not install the tunnel or does not accept the networks \
+         or ESP proposals we asked for — the gateway's log says which"
+    )]
+    QuickModeUnanswered {
+        /// Sends in total.
+        tries: u32,
+    },
     /// IKEv1: the pre-shared (group) key differs from the gateway's.
     #[error(
         "the pre-shared key (group secret) differs from the gateway's: {detail}; check the PSK \

@@ -285,12 +285,8 @@ impl Sa {
         match sa.opts.mode {
             Mode::Main => sa.start_main(now)?,
             Mode::Aggressive => {
-                if matches!(sa.cfg.auth, LocalAuth::Psk(_)) {
-                    warn!(
-                        "IKEv1 Aggressive Mode with a pre-shared key: an eavesdropper can \
-                         brute-force the key offline from the gateway's answer"
-                    );
-                }
+                // The service warns the user about Aggressive Mode with a PSK (once per
+                // connect, in its own words); the library does not repeat it.
                 sa.start_aggressive(now)?
             }
         }
@@ -401,8 +397,14 @@ impl Sa {
         // message almost always failed to decrypt it (a different PSK): say so after three
         // sends instead of the whole schedule.
         let psk = matches!(self.cfg.auth, LocalAuth::Psk(_));
+        let first_quick_mode = self.request.as_ref().map(|r| r.stage) == Some(Stage::QuickMode)
+            && self.children.is_empty();
         let max_tries = if psk && self.p1.as_ref().is_some_and(|p| p.awaiting == 6) {
             self.cfg.retransmit.tries.min(2)
+        } else if first_quick_mode {
+            // The gateway has just answered phase 1, so it hears us: silence now means it
+            // cannot set up the tunnel, and waiting out the whole schedule only delays saying so.
+            self.cfg.retransmit.tries.min(3)
         } else {
             self.cfg.retransmit.tries
         };
@@ -774,8 +776,8 @@ impl Sa {
                     .into(),
             };
         }
-        if stage == Stage::QuickMode && self.config.is_none() && self.cfg.request_ipv4 {
-            debug!("Quick Mode timed out without a virtual IP");
+        if stage == Stage::QuickMode && self.children.is_empty() {
+            return Error::QuickModeUnanswered { tries };
         }
         Error::V1Timeout {
             stage,
