@@ -1,7 +1,7 @@
 //! Importing a private key file (PKCS#12, PEM, DER) into the keychain from the window.
 //!
 //! The file is opened here, on the Rust side, with `strait-ike`'s
-//! [`key_secret_from_file`](strait_ike::v2::cert::key_secret_from_file) (the same function the
+//! [`key_secret_from_file`](strait_ike::cert::key_secret_from_file) (the same function the
 //! CLI's `strait secret set … key --from-file` uses): a password-protected file is decrypted
 //! with the password the user typed, and the keychain gets the key unencrypted as PEM followed
 //! by the certificates that came with it. The password is never stored, logged or sent back to
@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use strait_ike::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+use strait_ike::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
 use strait_ipc::Secret;
 use zeroize::Zeroizing;
 

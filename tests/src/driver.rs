@@ -19,8 +19,9 @@ use strait_esp::{
 };
 use strait_ike::v2::proposal_wire::{encr_id, integ_id, NegotiatedEsp};
 use strait_ike::v2::wire::Identification;
-use strait_ike::v2::{ChildSaInfo, Config, Error, Event, IkeSa, LocalAuth, Retransmit, Transmit};
+use strait_ike::v2::IkeSa;
 use strait_ike::{v1, Initiator};
+use strait_ike::{ChildSaInfo, Config, Error, Event, LocalAuth, Retransmit, Transmit};
 
 use crate::{GatewayConfig, Lab, LAN_HOST};
 

@@ -10,9 +10,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use strait_ike::v2::cert::{Cert, PrivateKey, RsaPadding};
+use strait_ike::cert::{Cert, PrivateKey, RsaPadding};
 use strait_ike::v2::wire::Identification;
-use strait_ike::v2::{Config, Error, Event, LocalAuth};
+use strait_ike::{Config, Error, Event, LocalAuth};
 use strait_interop::driver::*;
 use strait_interop::pki::{
     gateway_swanctl, Ca, ClientAuth, IssueOptions, Issued, KeyType, EAP_PASSWORD, EAP_USER,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use strait_ike::proposal::{EspProposal, IkeProposal};
 use strait_ike::v2::wire::{Identification, TrafficSelector};
-use strait_ike::v2::{Error, Event, LocalAuth};
+use strait_ike::{Error, Event, LocalAuth};
 use strait_interop::driver::*;
 use strait_interop::{GatewayConfig, Lab, Node, Topology, LAN_HOST};
 

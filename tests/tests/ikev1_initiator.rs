@@ -14,10 +14,10 @@ use std::path::Path;
 use std::time::SystemTime;
 use strait_ike::proposal::{EspProposal, IkeProposal};
 
+use strait_ike::cert::{Cert, PrivateKey, RsaPadding};
 use strait_ike::v1::{Mode, Options, Xauth};
-use strait_ike::v2::cert::{Cert, PrivateKey, RsaPadding};
 use strait_ike::v2::wire::{id_type, Identification};
-use strait_ike::v2::{Error, Event, LocalAuth};
+use strait_ike::{Error, Event, LocalAuth};
 use strait_interop::driver::*;
 use strait_interop::pki::{Ca, IssueOptions, KeyType};
 use strait_interop::{GatewayConfig, Lab, Node, Topology, LAN_HOST, LAN_SUBNET, VIP_POOL};
@@ -48,7 +48,7 @@ fn main_mode() -> Options {
     }
 }
 
-fn v1_proposals(c: &mut strait_ike::v2::Config) {
+fn v1_proposals(c: &mut strait_ike::Config) {
     c.ike_proposals = vec![IkeProposal::parse(IKE, false).unwrap()];
     c.esp_proposals = vec![EspProposal::parse(ESP_PFS, false).unwrap()];
 }
@@ -207,7 +207,7 @@ fn xauth_lab() -> Lab {
     lab
 }
 
-fn group_client(password: &str) -> (Options, impl FnOnce(&mut strait_ike::v2::Config)) {
+fn group_client(password: &str) -> (Options, impl FnOnce(&mut strait_ike::Config)) {
     let opts = Options {
         mode: Mode::Aggressive,
         xauth: Some(Xauth {
@@ -215,7 +215,7 @@ fn group_client(password: &str) -> (Options, impl FnOnce(&mut strait_ike::v2::Co
             password: zeroize::Zeroizing::new(password.into()),
         }),
     };
-    let cfg = |c: &mut strait_ike::v2::Config| {
+    let cfg = |c: &mut strait_ike::Config| {
         v1_proposals(c);
         c.local_id = Identification {
             id_type: id_type::KEY_ID,

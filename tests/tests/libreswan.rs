@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use strait_ike::v2::{Error, Event, LocalAuth};
+use strait_ike::{Error, Event, LocalAuth};
 use strait_interop::driver::*;
 use strait_interop::libreswan::Pluto;
 use strait_interop::{GatewayConfig, Lab, Node, Topology};
@@ -114,7 +114,7 @@ fn run(args: &[&str]) {
 #[ignore = "needs root and the unpacked Libreswan package (cargo xtask test runs it)"]
 fn libreswan_certificates_ike_sa_and_the_child_sa_failure() {
     use std::time::SystemTime;
-    use strait_ike::v2::cert::{Cert, PrivateKey, RsaPadding};
+    use strait_ike::cert::{Cert, PrivateKey, RsaPadding};
     use strait_interop::pki::{Ca, IssueOptions, KeyType};
 
     let lab = Lab::new(Topology::default()).unwrap();

@@ -139,7 +139,7 @@ pub fn key_secret(
     name: &str,
     ask: impl FnOnce() -> anyhow::Result<Zeroizing<String>>,
 ) -> anyhow::Result<Secret> {
-    use strait_ike::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+    use strait_ike::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
     let password = if key_file_needs_password(bytes) {
         Some(ask()?)
     } else {

@@ -4,11 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 
 use strait_esp::{EspAlgorithms, EspEncryption, EspIntegrity};
+use strait_ike::cert::{self, RsaPadding};
 use strait_ike::v1;
-use strait_ike::v2::cert::{self, RsaPadding};
 use strait_ike::v2::proposal_wire::{encr_id, integ_id, NegotiatedEsp};
 use strait_ike::v2::wire::{id_type, Identification, TrafficSelector};
-use strait_ike::v2::{Config, LocalAuth};
+use strait_ike::{Config, LocalAuth};
 use strait_ipc::{ErrorKind, IpcError};
 use strait_profile::{AuthMethod, Dns, Identity, IkeVersion, Mode, Profile};
 use zeroize::{Zeroize, Zeroizing};
@@ -348,7 +348,7 @@ fn read_own_certs(path: &std::path::Path, key_secret: &[u8]) -> Result<Vec<cert:
             format!("cannot read the certificate file {}: {e}", path.display()),
         )
     })?;
-    if !strait_ike::v2::pkcs12::needs_password(&bytes) {
+    if !strait_ike::pkcs12::needs_password(&bytes) {
         return cert::certs_from_pem_or_der(&bytes)
             .map_err(|e| IpcError::new(ErrorKind::BadRequest, format!("{}: {e}", path.display())));
     }
@@ -389,7 +389,7 @@ fn read_certs(path: &std::path::Path) -> Result<Vec<cert::Cert>, IpcError> {
         .map_err(|e| IpcError::new(ErrorKind::BadRequest, format!("{}: {e}", path.display())))
 }
 
-fn bad_credential(e: strait_ike::v2::Error) -> IpcError {
+fn bad_credential(e: strait_ike::Error) -> IpcError {
     IpcError::new(ErrorKind::BadRequest, e.to_string())
 }
 
@@ -406,7 +406,7 @@ pub fn esp_algorithms(n: &NegotiatedEsp) -> Option<EspAlgorithms> {
 /// DNS servers and domains to install, per the profile's `dns` setting.
 pub fn dns_settings(
     profile: &Profile,
-    pushed: Option<&strait_ike::v2::ConfigReply>,
+    pushed: Option<&strait_ike::ConfigReply>,
 ) -> Option<strait_platform::DnsSettings> {
     match &profile.network.dns {
         Dns::None => None,
@@ -429,8 +429,8 @@ pub fn dns_settings(
 /// Failures that only a change to the profile can fix (IKEv1 cannot do what it asks, or the
 /// gateway wants an XAuth login the profile has no method for) are `InvalidProfile`, so a UI
 /// can offer to edit the profile rather than to try again.
-pub fn connect_error(e: &strait_ike::v2::Error) -> IpcError {
-    use strait_ike::v2::Error;
+pub fn connect_error(e: &strait_ike::Error) -> IpcError {
+    use strait_ike::Error;
     let kind = match e {
         Error::V1Unsupported(_) | Error::XauthNotConfigured => ErrorKind::InvalidProfile,
         _ => ErrorKind::ConnectFailed,
@@ -575,7 +575,7 @@ mod tests {
 
     #[test]
     fn ikev1_failures_the_profile_must_fix_are_invalid_profile_errors() {
-        use strait_ike::v2::Error;
+        use strait_ike::Error;
         let e = connect_error(&Error::XauthNotConfigured);
         assert_eq!(e.kind, ErrorKind::InvalidProfile);
         assert!(e.message.contains("xauth-psk or xauth-cert"), "{e:?}");
@@ -753,8 +753,7 @@ mod tests {
 
         let e = config(d, "me.pem", "locked.p12").unwrap_err();
         assert!(
-            e.message
-                .contains(strait_ike::v2::pkcs12::PASSWORD_PROTECTED),
+            e.message.contains(strait_ike::pkcs12::PASSWORD_PROTECTED),
             "{e:?}"
         );
         // A locked certificate file with a key that came without certificates: said plainly.

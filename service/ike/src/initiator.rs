@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use crate::v2::{Event, Transmit};
 use crate::{v1, v2};
+use crate::{Event, Transmit};
 
 /// When the SA plans its next rekeys (for the status shown to users).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

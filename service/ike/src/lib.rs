@@ -15,14 +15,22 @@
 //! ```
 //!
 //! Cryptography comes from a [`strait_crypto::CryptoProvider`]; this crate never names a crypto
-//! library. Version-specific code lives in [`v2`] and [`v1`]; what both versions share
-//! (proposal strings, algorithm sets) lives at the top level.
+//! library. Version-specific code lives in [`v2`] and [`v1`]; what both versions share lives at
+//! the top level: proposal strings and algorithm sets ([`proposal`]), what the service
+//! configures ([`config`]) and gets back ([`event`]), certificates and keys ([`cert`],
+//! [`pkcs12`]), and the [`Initiator`] that drives either version.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cert;
+pub mod config;
+pub mod event;
 pub mod initiator;
+pub mod pkcs12;
 pub mod proposal;
 pub mod v1;
 pub mod v2;
 
+pub use config::{Config, LocalAuth, Retransmit};
+pub use event::{ChildSaInfo, ConfigReply, Error, Event, Stage, Transmit};
 pub use initiator::{Initiator, RekeyTimes};

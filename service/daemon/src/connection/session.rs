@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use strait_crypto::CryptoProvider;
-use strait_ike::v2::{Error as IkeError, Event as IkeEvent, IkeSa, Stage};
+use strait_ike::v2::IkeSa;
 use strait_ike::{v1, Initiator};
+use strait_ike::{Error as IkeError, Event as IkeEvent, Stage};
 use strait_ipc::{ErrorKind, Event, IpcError};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use strait_crypto::CryptoProvider;
 use strait_esp::{EspError, InboundSa, OutboundSa, OuterIp, SaConfig, UdpEncap};
-use strait_ike::v2::ChildSaInfo;
+use strait_ike::ChildSaInfo;
 use strait_platform::{NetworkConfigurator, NetworkSettings, TunDevice, TunSettings};
 use tracing::{info, warn};
 

@@ -3,9 +3,9 @@
 //! and NAT traversal (RFC 3947).
 //!
 //! What IKEv1 shares with IKEv2 is not repeated here: proposal strings ([`crate::proposal`]),
-//! the crypto provider, identities, the [`crate::v2::Config`] the service fills in, and the
-//! [`crate::v2::Event`]s, errors and [`crate::v2::Transmit`]s it hands out — so the child SAs
-//! that come out go through the same `strait-esp` as IKEv2's.
+//! the crypto provider, identities, certificates ([`crate::cert`]), the [`crate::Config`] the
+//! service fills in, and the [`crate::Event`]s, errors and [`crate::Transmit`]s it hands out —
+//! so the child SAs that come out go through the same `strait-esp` as IKEv2's.
 //!
 //! Layout: [`wire`] (ISAKMP header and payload chain), [`attributes`] (data attributes),
 //! [`proposal`] (SA payloads ↔ the shared proposals), [`keys`] (SKEYID, IVs, KEYMAT),
@@ -13,8 +13,9 @@
 //! encapsulation modes), [`transaction`] (XAuth/Mode Config attributes), and [`sa`] (the state
 //! machine, split by exchange).
 //!
-//! Not done yet: re-keying phase 1 ourselves (a new Main Mode before the ISAKMP SA expires;
-//! gateways that re-authenticate start it themselves, which we do not answer as a responder).
+//! Not done yet: answering a phase 1 the gateway starts (we re-key phase 1 ourselves before
+//! any gateway would, see `sa::MAX_PHASE1_LIFETIME`), IKEv1 fragmentation, NAT-OA (transport
+//! mode behind a NAT), and ECDSA signatures (phase 1 signs with RSA only).
 
 pub mod attributes;
 pub mod crypt;

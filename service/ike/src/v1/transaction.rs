@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::attributes::{self, Attribute};
-use crate::v2::ConfigReply;
+use crate::ConfigReply;
 
 /// Attribute payload message types.
 pub mod cfg_type {

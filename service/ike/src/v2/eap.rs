@@ -10,7 +10,7 @@ use md4::Md4;
 use sha1::{Digest, Sha1};
 use zeroize::Zeroizing;
 
-use super::event::Error;
+use crate::event::Error;
 
 /// EAP codes.
 mod code {
@@ -99,7 +99,7 @@ impl EapPeer {
     /// Handles one EAP packet from the gateway.
     pub fn handle(&mut self, packet: &[u8]) -> Result<EapStep, Error> {
         let bad = |d: &str| Error::Protocol {
-            stage: super::event::Stage::IkeAuth,
+            stage: crate::event::Stage::IkeAuth,
             detail: format!("bad EAP packet: {d}"),
         };
         self.rounds += 1;
@@ -144,7 +144,7 @@ impl EapPeer {
 
     fn mschapv2(&mut self, id: u8, data: &[u8]) -> Result<EapStep, Error> {
         let bad = |d: &str| Error::Protocol {
-            stage: super::event::Stage::IkeAuth,
+            stage: crate::event::Stage::IkeAuth,
             detail: format!("bad EAP-MSCHAPv2 packet: {d}"),
         };
         if data.len() < 4 {

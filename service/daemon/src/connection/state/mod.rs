@@ -16,7 +16,7 @@ pub(super) mod disconnecting;
 pub(super) mod error;
 pub(super) mod reconnecting;
 
-use strait_ike::v2::Error as IkeError;
+use strait_ike::Error as IkeError;
 use strait_ipc::IpcError;
 
 use super::session::Session;

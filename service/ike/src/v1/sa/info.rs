@@ -9,7 +9,7 @@ use super::phase1::proto;
 use super::{Dpd, Sa, Step};
 use crate::v1::proposal::{self as p};
 use crate::v1::wire::{self, notify_type, payload, Delete, Notify};
-use crate::v2::{Error, Event, Stage};
+use crate::{Error, Event, Stage};
 
 impl Sa {
     pub(super) fn on_informational(

@@ -31,7 +31,7 @@ use super::wire::{self, emit_chain, exchange, flags, payload, Header, RawPayload
 use crate::initiator::RekeyTimes;
 use crate::v2::proposal_wire::NegotiatedIke;
 use crate::v2::wire::TrafficSelector;
-use crate::v2::{Config, ConfigReply, Error, Event, LocalAuth, Stage, Transmit};
+use crate::{Config, ConfigReply, Error, Event, LocalAuth, Stage, Transmit};
 
 /// Phase 1 exchange type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +216,7 @@ impl Sa {
                 (LocalAuth::Psk(_), false) => auth_method::PSK,
                 (LocalAuth::Psk(_), true) => auth_method::XAUTH_INIT_PSK,
                 (LocalAuth::Certificate { key, .. }, x) => {
-                    if !matches!(key, crate::v2::cert::PrivateKey::Rsa(_)) {
+                    if !matches!(key, crate::cert::PrivateKey::Rsa(_)) {
                         return Err(Error::V1Unsupported(
                             "IKEv1 here signs with RSA keys only; use an RSA certificate or IKEv2"
                                 .into(),

@@ -8,15 +8,15 @@ use strait_crypto::{KeyExchange, SecretBytes};
 use tracing::{debug, info, warn};
 
 use super::{Isakmp, Mode, Sa, Step, NONCE_LEN, PUSH_WAIT, XAUTH_WAIT};
+use crate::cert::{self, Cert};
 use crate::v1::crypt::Crypter;
 use crate::v1::keys;
 use crate::v1::natt;
 use crate::v1::proposal::{self as p, P1Choice};
 use crate::v1::vendor;
 use crate::v1::wire::{self, flags, payload, IdPayload, Notify, RawPayload};
-use crate::v2::cert::{self, Cert};
 use crate::v2::wire::{id_type, Identification};
-use crate::v2::{Error, Event, LocalAuth, Stage};
+use crate::{Error, Event, LocalAuth, Stage};
 
 /// Certificate encoding "X.509 Certificate - Signature" (RFC 2408 §3.9).
 const CERT_X509_SIG: u8 = 4;

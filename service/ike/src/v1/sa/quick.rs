@@ -16,7 +16,7 @@ use crate::v1::natt;
 use crate::v1::proposal::{self as p, EspChoice};
 use crate::v1::wire::{self, id_type, notify_type, payload, IdPayload, Notify, RawPayload};
 use crate::v2::wire::{AddressRange, TrafficSelector};
-use crate::v2::{ChildSaInfo, Error, Event, Stage};
+use crate::{ChildSaInfo, Error, Event, Stage};
 
 /// Our outstanding Quick Mode.
 pub(super) struct QuickState {

@@ -44,7 +44,7 @@ fn config() -> Config {
     c.ike_proposals = vec![IkeProposal::parse("aes128-sha256-ecp256", false).unwrap()];
     c.esp_proposals = vec![EspProposal::parse("aes128gcm16-ecp256", false).unwrap()];
     c.remote_id = Some(Identification::from_text("gw.test"));
-    c.retransmit = crate::v2::Retransmit {
+    c.retransmit = crate::Retransmit {
         timeout: Duration::from_secs(1),
         base: 2.0,
         tries: 2,

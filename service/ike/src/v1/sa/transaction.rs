@@ -10,7 +10,7 @@ use super::{Sa, Step};
 use crate::v1::attributes::{self, Attribute};
 use crate::v1::transaction::{self as tx, attr, cfg_type, AttributePayload};
 use crate::v1::wire::{self, payload};
-use crate::v2::{Error, Event, Stage};
+use crate::{Error, Event, Stage};
 
 impl Sa {
     pub(super) fn on_transaction(

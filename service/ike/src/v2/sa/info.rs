@@ -45,7 +45,7 @@ impl IkeSa {
                 Payload::Notify(n) => {
                     debug!(
                         "gateway notification {} ({})",
-                        crate::v2::event::notify_name(n.notify_type),
+                        crate::event::notify_name(n.notify_type),
                         n.notify_type
                     );
                 }

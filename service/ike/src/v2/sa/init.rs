@@ -8,12 +8,12 @@ use strait_crypto::{DhGroup, KeyExchange};
 use tracing::{debug, info, warn};
 
 use super::{error_notify, notifies, notify, Child, IkeSa, Pending, Phase, NONCE_LEN};
+use crate::cert::{classic_scheme, split_digital_signature, validate_chain, Cert, SigHash};
+use crate::config::LocalAuth;
+use crate::event::{ChildSaInfo, ConfigReply, Error, Event, Stage};
 use crate::proposal::dh_name;
 use crate::v2::auth::{auth_matches, psk_auth, signed_octets};
-use crate::v2::cert::{classic_scheme, split_digital_signature, validate_chain, Cert, SigHash};
-use crate::v2::config::LocalAuth;
 use crate::v2::eap::{EapPeer, EapStep};
-use crate::v2::event::{ChildSaInfo, ConfigReply, Error, Event, Stage};
 use crate::v2::keys::IkeKeys;
 use crate::v2::proposal_wire::{esp_to_wire, ike_to_wire, select_esp, select_ike};
 use crate::v2::sk::SkCrypter;
@@ -336,7 +336,7 @@ impl IkeSa {
             code => Error::Notify {
                 stage: Stage::IkeSaInit,
                 code,
-                name: crate::v2::event::notify_name(code),
+                name: crate::event::notify_name(code),
             },
         }
     }
@@ -918,7 +918,7 @@ impl IkeSa {
             code => Error::Notify {
                 stage,
                 code,
-                name: crate::v2::event::notify_name(code),
+                name: crate::event::notify_name(code),
             },
         }
     }

@@ -23,8 +23,6 @@ use std::time::{Duration, Instant};
 use strait_crypto::{CryptoProvider, HashAlg, KeyExchange};
 use tracing::{debug, info, warn};
 
-use super::config::Config;
-use super::event::{Error, Event, Stage};
 use super::keys::IkeKeys;
 use super::sk::SkCrypter;
 use super::wire::{
@@ -32,16 +30,8 @@ use super::wire::{
     Delete, ExchangeType, FragmentInfo, Header, HeaderView, Notify, Payload, ProtocolId, SkParts,
     TrafficSelector, FLAG_INITIATOR, FLAG_RESPONSE,
 };
-
-/// A datagram for the service to send to the gateway.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The IKE message.
-    pub data: Vec<u8>,
-    /// Send from/to UDP 4500 with the four-byte non-ESP marker in front (RFC 3948) instead of
-    /// plain UDP 500.
-    pub udp_encap: bool,
-}
+use crate::config::Config;
+use crate::event::{Error, Event, Stage, Transmit};
 
 /// Where the SA is in its life.
 enum Phase {

@@ -11,8 +11,8 @@ use super::{
     error_notify, notifies, notify, Child, IkeSa, OldSa, Pending, Task, DELETE_GRACE, NONCE_LEN,
     RETRY_LATER,
 };
+use crate::event::{ChildSaInfo, Error, Event, Stage};
 use crate::proposal::dh_name;
-use crate::v2::event::{ChildSaInfo, Error, Event, Stage};
 use crate::v2::keys::IkeKeys;
 use crate::v2::proposal_wire::{
     choose_esp, choose_ike, esp_to_wire, ike_to_wire, select_esp, select_ike, NegotiatedEsp,

@@ -11,9 +11,9 @@ use strait_crypto::DhGroup;
 
 use self::responder::Responder;
 use super::IkeSa;
+use crate::config::{Config, LocalAuth};
+use crate::event::{ChildSaInfo, Error, Event, Stage};
 use crate::proposal::{EspProposal, IkeProposal};
-use crate::v2::config::{Config, LocalAuth};
-use crate::v2::event::{ChildSaInfo, Error, Event, Stage};
 use crate::v2::wire::{
     notify_type, ExchangeType, Header, Identification, Message, Payload, ProtocolId,
 };
@@ -1566,8 +1566,8 @@ fn cert_gateway() -> Responder {
     let mut gw = gateway();
     gw.id = Identification::from_text("vpn.example.net");
     gw.cert = Some((
-        include_bytes!("../testdata/gw.der").to_vec(),
-        crate::v2::cert::PrivateKey::from_der(include_bytes!("../testdata/gw.key")).unwrap(),
+        include_bytes!("../../testdata/gw.der").to_vec(),
+        crate::cert::PrivateKey::from_der(include_bytes!("../../testdata/gw.key")).unwrap(),
     ));
     gw
 }
@@ -1585,7 +1585,7 @@ fn eap_config(password: &str) -> Config {
     };
     c.remote_id = Some(Identification::from_text("vpn.example.net"));
     c.trust_anchors =
-        vec![crate::v2::cert::Cert::from_der(include_bytes!("../testdata/ca.der")).unwrap()];
+        vec![crate::cert::Cert::from_der(include_bytes!("../../testdata/ca.der")).unwrap()];
     c.wall_clock = Some(year_2030());
     c
 }
@@ -1683,13 +1683,13 @@ fn eap_and_certificate_failures() {
 
 #[test]
 fn client_certificate_both_ways() {
-    let key = include_bytes!("../testdata/gw.key");
+    let key = include_bytes!("../../testdata/gw.key");
     let mut c = eap_config("unused");
     // The fixture certificate doubles as the client's (its key signs, the gateway verifies).
     c.auth = LocalAuth::Certificate {
-        chain: vec![crate::v2::cert::Cert::from_der(include_bytes!("../testdata/gw.der")).unwrap()],
-        key: crate::v2::cert::PrivateKey::from_der(key).unwrap(),
-        rsa_padding: crate::v2::cert::RsaPadding::Pkcs1,
+        chain: vec![crate::cert::Cert::from_der(include_bytes!("../../testdata/gw.der")).unwrap()],
+        key: crate::cert::PrivateKey::from_der(key).unwrap(),
+        rsa_padding: crate::cert::RsaPadding::Pkcs1,
     };
     let p = Pair::up_keep(c, cert_gateway());
     assert!(p.events.iter().any(|e| matches!(e, Event::ChildSaUp(_))));

@@ -16,11 +16,9 @@ use std::sync::Arc;
 use strait_crypto::{CryptoProvider, DhGroup, HashAlg, KeyExchange};
 
 use super::super::seal_message;
+use crate::cert::{classic_scheme, split_digital_signature, Cert, PrivateKey, RsaPadding, SigHash};
 use crate::proposal::{EspProposal, IkeProposal};
 use crate::v2::auth::{auth_matches, psk_auth, signed_octets};
-use crate::v2::cert::{
-    classic_scheme, split_digital_signature, Cert, PrivateKey, RsaPadding, SigHash,
-};
 use crate::v2::keys::IkeKeys;
 use crate::v2::proposal_wire::{choose_esp, choose_ike, esp_to_wire, ike_to_wire, select_esp};
 use crate::v2::proposal_wire::{select_ike, NegotiatedEsp};

@@ -198,7 +198,7 @@ proptest! {
         let mut cfg = config();
         // A quick retransmission schedule (≈ 21 s in all), so that rekeys have time to finish
         // before the SAs expire (10 % of the lifetime), as with real lifetimes.
-        cfg.retransmit = crate::v2::config::Retransmit {
+        cfg.retransmit = crate::config::Retransmit {
             timeout: Duration::from_secs(1),
             base: 1.5,
             tries: 5,
@@ -271,7 +271,7 @@ proptest! {
         actions in proptest::collection::vec(0u8..12, 50..300),
     ) {
         let mut cfg = config();
-        cfg.retransmit = crate::v2::config::Retransmit {
+        cfg.retransmit = crate::config::Retransmit {
             timeout: Duration::from_secs(1),
             base: 1.5,
             tries: 5,

@@ -23,7 +23,7 @@ use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, SubjectAltName, SubjectKe
 use x509_cert::Certificate as X509;
 
 use super::event::Error;
-use super::wire::{auth_method, id_type, Identification};
+use crate::v2::wire::{auth_method, id_type, Identification};
 
 /// How long a chain may be (end entity, intermediates, anchor).
 const MAX_DEPTH: usize = 8;

@@ -9,8 +9,8 @@ use zeroize::Zeroizing;
 
 use super::cert::{Cert, PrivateKey, RsaPadding};
 
-use super::wire::{id_type, Identification, TrafficSelector};
 use crate::proposal::{EspProposal, IkeProposal};
+use crate::v2::wire::{id_type, Identification, TrafficSelector};
 
 /// How we prove who we are.
 pub enum LocalAuth {

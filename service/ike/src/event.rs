@@ -4,8 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use strait_crypto::SecretBytes;
 
-use super::proposal_wire::{NegotiatedEsp, NegotiatedIke};
-use super::wire::{notify_type, TrafficSelector};
+use crate::v2::proposal_wire::{NegotiatedEsp, NegotiatedIke};
+use crate::v2::wire::{notify_type, TrafficSelector};
 
 /// Something the service must act on.
 #[derive(Debug)]
@@ -45,6 +45,16 @@ pub enum Event {
         /// Why, if it was not asked for.
         error: Option<Error>,
     },
+}
+
+/// A datagram for the service to send to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The IKE message.
+    pub data: Vec<u8>,
+    /// Send from/to UDP 4500 with the four-byte non-ESP marker in front (RFC 3948) instead of
+    /// plain UDP 500.
+    pub udp_encap: bool,
 }
 
 /// Keys and parameters of one child SA, in our directions.

@@ -431,7 +431,7 @@ fn mac_digest(bytes: &[u8]) -> Option<der::asn1::ObjectIdentifier> {
 mod tests {
     //! The files are made with `openssl` at test time, in a temporary directory.
     use super::*;
-    use crate::v2::cert::{certs_from_pem_or_der, private_key_from_pem_or_der};
+    use crate::cert::{certs_from_pem_or_der, private_key_from_pem_or_der};
     use std::path::Path;
     use std::process::Command;
 
@@ -667,7 +667,7 @@ mod tests {
         );
         for f in ["sec1.der", "ec8.der"] {
             let k = private_key_from_pem_or_der(&std::fs::read(d.join(f)).unwrap()).unwrap();
-            assert!(matches!(k, crate::v2::cert::PrivateKey::P384(_)), "{f}");
+            assert!(matches!(k, crate::cert::PrivateKey::P384(_)), "{f}");
         }
     }
 
@@ -717,7 +717,7 @@ mod tests {
 
     #[test]
     fn password_protected_files_open_with_their_password() {
-        use crate::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+        use crate::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         pki(d, "rsa:2048");
@@ -763,7 +763,7 @@ mod tests {
 
     #[test]
     fn non_ascii_passwords_use_the_right_encoding_for_each_scheme() {
-        use crate::v2::cert::key_secret_from_file;
+        use crate::cert::key_secret_from_file;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         pki(d, "ec:ca.pem");
@@ -780,7 +780,7 @@ mod tests {
 
     #[test]
     fn encrypted_pkcs8_keys_open_with_their_password() {
-        use crate::v2::cert::{
+        use crate::cert::{
             key_file_needs_password, key_secret_from_file, KeyFileError, ENCRYPTED_KEY,
         };
         let dir = tempfile::tempdir().unwrap();
@@ -852,7 +852,7 @@ mod tests {
 
     #[test]
     fn unencrypted_keys_are_stored_as_given_with_their_certificates() {
-        use crate::v2::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
+        use crate::cert::{key_file_needs_password, key_secret_from_file, KeyFileError};
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         pki(d, "ec:ca.pem");
