@@ -44,9 +44,14 @@ fn strait(gateway: &GatewayConfig, seconds: u32) -> Result<Run> {
     std::fs::write(
         &profile,
         format!(
-            "name = \"bench\"\ngateway = \"{}\"\n[auth]\nmethod = \"psk\"\nlocal_id = \"{}\"\n\
-             remote_id = \"{}\"\n[crypto]\nike = [\"{}\"]\nesp = [\"{}\"]\n",
+            "name = \"bench\"\ngateway = \"{}\"\nversion = \"{}\"\n[auth]\nmethod = \"psk\"\n\
+             local_id = \"{}\"\nremote_id = \"{}\"\n[crypto]\nike = [\"{}\"]\nesp = [\"{}\"]\n",
             lab.gateway_addr(),
+            if gateway.version == 1 {
+                "ikev1-main"
+            } else {
+                "ikev2"
+            },
             gateway.client_id,
             gateway.gateway_id,
             gateway.ike_proposals,
@@ -90,20 +95,29 @@ fn main() -> Result<()> {
             other => bail!("unknown argument {other}; usage: strait-bench [--seconds N]"),
         }
     }
-    for esp in [
-        "aes256gcm16",
-        "aes128gcm16",
-        "chacha20poly1305",
-        "aes256-sha256",
-    ] {
-        let gateway = GatewayConfig {
+    // IKEv2 with each ESP proposal, then IKEv1 (Main Mode PSK, Quick Mode with PFS).
+    let ikev1 = "aes256-sha256-modp2048";
+    let runs = [
+        ("aes256gcm16", 2, None),
+        ("aes128gcm16", 2, None),
+        ("chacha20poly1305", 2, None),
+        ("aes256-sha256", 2, None),
+        (ikev1, 1, Some(ikev1)),
+    ];
+    for (esp, version, ike) in runs {
+        let mut gateway = GatewayConfig {
+            version,
             esp_proposals: esp.into(),
             ..GatewayConfig::default()
         };
+        if let Some(ike) = ike {
+            gateway.ike_proposals = ike.into();
+        }
+        let label = format!("{}{esp}", if version == 1 { "IKEv1 " } else { "" });
         let reference = reference(&gateway, seconds)?;
         let ours = strait(&gateway, seconds)?;
         println!(
-            "{esp:<18} connect: strongSwan {:>6.1} ms, Strait {:>6.1} ms (ratio {:.2})   \
+            "{label:<26} connect: strongSwan {:>6.1} ms, Strait {:>6.1} ms (ratio {:.2})   \
              throughput: strongSwan {:.3} Gbit/s, Strait {:.3} Gbit/s (ratio {:.2})",
             reference.connect.as_secs_f64() * 1e3,
             ours.connect.as_secs_f64() * 1e3,
