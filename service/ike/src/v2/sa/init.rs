@@ -802,7 +802,7 @@ impl IkeSa {
             remote_id: id_r.to_string(),
         });
         self.ike_rekey_at = Some(self.rekey_time(now, self.cfg.ike_lifetime));
-        self.ike_expire_at = None;
+        self.ike_expire_at = Some(now + self.cfg.ike_lifetime.mul_f64(1.1));
 
         // The first child SA. Without it a VPN client has nothing to offer, so any failure
         // closes the IKE SA with the reason.

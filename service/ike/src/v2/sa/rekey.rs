@@ -479,6 +479,7 @@ impl IkeSa {
         self.peer_id = 0;
         self.last_response = None;
         self.ike_rekey_at = Some(self.rekey_time(now, self.cfg.ike_lifetime));
+        self.ike_expire_at = Some(now + self.cfg.ike_lifetime.mul_f64(1.1));
         info!(
             "IKE SA rekeyed ({algs}), new SPIs {:016x}/{:016x}",
             self.spi_ours, self.spi_theirs

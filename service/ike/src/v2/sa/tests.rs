@@ -1142,6 +1142,19 @@ fn ike_rekey_postponed_by_temporary_failure() {
     assert_eq!(rekeyed(&p.take_events()), 1);
     assert!(p.ike.is_established());
     current_spis(&p);
+
+    // An IKE SA the gateway never lets us rekey expires at its hard lifetime (110 %) instead
+    // of living on with keys past their lifetime.
+    let mut cfg = config();
+    cfg.ike_lifetime = Duration::from_secs(200);
+    cfg.dpd_interval = None;
+    let mut gw = gateway();
+    gw.create_child_errors = std::iter::repeat_n(notify_type::TEMPORARY_FAILURE, 100).collect();
+    let mut p = Pair::up(cfg, gw);
+    p.advance(Duration::from_secs(215));
+    assert!(p.ike.is_established(), "still within the hard lifetime");
+    p.advance(Duration::from_secs(10));
+    assert_eq!(p.closed(), Some(Some(Error::Expired("IKE"))));
 }
 
 /// The INFORMATIONAL requests the gateway received, with their arrival time unknown; use
