@@ -354,10 +354,11 @@ async fn connect(path: &Path, profile: &str, given: &[(Kind, PathBuf)]) -> Resul
             }
         }
     };
-    // Log lines sent just before the answer may still be on their way.
-    while let Ok(Some(event)) =
-        tokio::time::timeout(Duration::from_millis(100), next_event(&mut events)).await
-    {
+    // Log lines sent just before the answer may still be on their way (they travel on the
+    // event connection): print what arrives within a short grace, but do not keep a connected
+    // user waiting for silence.
+    let grace = tokio::time::Instant::now() + Duration::from_millis(30);
+    while let Ok(Some(event)) = tokio::time::timeout_at(grace, next_event(&mut events)).await {
         print_progress(profile, &event);
     }
     match answer {

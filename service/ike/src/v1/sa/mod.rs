@@ -81,8 +81,14 @@ const XAUTH_WAIT: Duration = Duration::from_secs(10);
 pub(super) const MAX_PHASE1_LIFETIME: Duration = Duration::from_secs(3 * 3600);
 /// How long we wait before retrying a failed phase 1 rekey.
 const RETRY_IKE_REKEY: Duration = Duration::from_secs(30);
-/// How long we wait for a pushed Mode Config SET before pulling with a REQUEST.
+/// The longest we wait for a pushed Mode Config SET before pulling with a REQUEST (when the
+/// round-trip time to the gateway is unknown). A pushed SET follows the gateway's last phase 1
+/// or XAuth message within about one round trip, so with a measured round trip we wait
+/// [`PUSH_WAIT_RTTS`] of them plus [`PUSH_WAIT_MARGIN`], never less than [`PUSH_WAIT_MIN`].
 const PUSH_WAIT: Duration = Duration::from_millis(300);
+const PUSH_WAIT_RTTS: u32 = 2;
+const PUSH_WAIT_MARGIN: Duration = Duration::from_millis(20);
+const PUSH_WAIT_MIN: Duration = Duration::from_millis(30);
 
 /// The keys and cipher of an established ISAKMP SA.
 struct Isakmp {
@@ -115,6 +121,8 @@ enum Step {
 /// Our outstanding request.
 struct Request {
     datagram: Vec<u8>,
+    /// When it was first sent (a round-trip sample when answered without a retransmission).
+    sent_at: Instant,
     sends: u32,
     deadline: Instant,
     stage: Stage,
@@ -188,6 +196,8 @@ pub struct Sa {
     old: Option<OldIsakmp>,
     /// A message for the old ISAKMP SA is being handled (its fields are swapped in).
     handling_old: bool,
+    /// The round-trip time to the gateway, measured in phase 1.
+    rtt: Option<Duration>,
 }
 
 impl std::fmt::Debug for Sa {
@@ -281,6 +291,7 @@ impl Sa {
             ike_expire_at: None,
             old: None,
             handling_old: false,
+            rtt: None,
         };
         match sa.opts.mode {
             Mode::Main => sa.start_main(now)?,
@@ -622,10 +633,25 @@ impl Sa {
         });
     }
 
+    /// Takes a round-trip sample from the outstanding request, answered now.
+    fn sample_rtt(&mut self, now: Instant) {
+        if let Some(r) = self.request.as_ref().filter(|r| r.sends == 1) {
+            self.rtt = Some(now.saturating_duration_since(r.sent_at));
+        }
+    }
+
+    /// How long to wait for a pushed Mode Config before pulling it.
+    fn push_wait(&self) -> Duration {
+        self.rtt.map_or(PUSH_WAIT, |rtt| {
+            (rtt * PUSH_WAIT_RTTS + PUSH_WAIT_MARGIN).clamp(PUSH_WAIT_MIN, PUSH_WAIT)
+        })
+    }
+
     fn start_request(&mut self, now: Instant, data: Vec<u8>, stage: Stage, msg_id: u32) {
         self.push(data.clone());
         self.request = Some(Request {
             datagram: data,
+            sent_at: now,
             sends: 1,
             deadline: now + self.cfg.retransmit.wait(0),
             stage,

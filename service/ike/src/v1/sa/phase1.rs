@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use strait_crypto::{KeyExchange, SecretBytes};
 use tracing::{debug, info, warn};
 
-use super::{Isakmp, Mode, Sa, Step, NONCE_LEN, PUSH_WAIT, XAUTH_WAIT};
+use super::{Isakmp, Mode, Sa, Step, NONCE_LEN, XAUTH_WAIT};
 use crate::cert::{self, Cert};
 use crate::v1::crypt::Crypter;
 use crate::v1::keys;
@@ -191,6 +191,7 @@ impl Sa {
             }
         };
         let stage = self.stage_of_phase1();
+        self.sample_rtt(now);
         let has = |kind: u8| payloads.iter().any(|p| p.kind == kind);
         match (self.opts.mode, st.awaiting) {
             // A repeated earlier answer (our retransmission crossed it) lacks what the current
@@ -613,7 +614,7 @@ impl Sa {
         }
         if self.cfg.request_ipv4 || self.cfg.request_ipv6 {
             self.step = Step::PushWait {
-                until: now + PUSH_WAIT,
+                until: now + self.push_wait(),
             };
             Ok(())
         } else {
