@@ -168,10 +168,11 @@ pub fn read_password(name: &str) -> anyhow::Result<Zeroizing<String>> {
             .context("cannot read the password from the terminal")?;
         return Ok(Zeroizing::new(pw));
     }
-    // Room for any real password up front, so growing leaves no copy behind.
-    let mut line = Zeroizing::new(String::with_capacity(1024));
-    stdin
-        .lock()
+    // Room for any real password up front, so growing leaves no copy behind; a longer "line"
+    // is not a password and is cut off rather than read without end.
+    const MAX_PASSWORD: u64 = 1024;
+    let mut line = Zeroizing::new(String::with_capacity(MAX_PASSWORD as usize));
+    std::io::Read::take(stdin.lock(), MAX_PASSWORD)
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     let len = line.trim_end_matches(['\r', '\n']).len();
