@@ -37,6 +37,11 @@ pub enum Change {
         /// The link.
         link: String,
     },
+    /// A kill-switch firewall table was loaded (`nft` table `inet <table>` on Linux).
+    Firewall {
+        /// The table's name.
+        table: String,
+    },
 }
 
 /// The record of one connection's changes.
@@ -60,6 +65,17 @@ impl Journal {
 
     /// A new, empty journal for `connection`.
     pub fn new(state_dir: &Path, connection: &str) -> Self {
+        Self::named(state_dir, connection, "")
+    }
+
+    /// A new, empty journal for one part of `connection` (`part` like `.firewall`), kept in its
+    /// own file: the kill switch lives across attempts and outlasts the tunnel's routes and
+    /// DNS, so it must not share their record (undoing one would undo the other).
+    pub fn new_part(state_dir: &Path, connection: &str, part: &str) -> Self {
+        Self::named(state_dir, connection, part)
+    }
+
+    fn named(state_dir: &Path, connection: &str, part: &str) -> Self {
         let name: String = connection
             .chars()
             .map(|c| {
@@ -71,7 +87,7 @@ impl Journal {
             })
             .collect();
         Journal {
-            path: Self::dir(state_dir).join(format!("{name}.json")),
+            path: Self::dir(state_dir).join(format!("{name}{part}.json")),
             changes: Vec::new(),
         }
     }

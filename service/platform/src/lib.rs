@@ -5,6 +5,12 @@
 //! * A [`NetworkConfigurator`] installs routes and DNS for a connection and removes them again.
 //!   There is one implementation per OS, each in its own module; everything above this crate is
 //!   the same on every OS.
+//! * A [`Firewall`] is the kill switch: while a connection with `kill_switch = true` is
+//!   connecting, connected, reconnecting or failed, nothing leaves or enters the machine outside
+//!   the tunnel except what the tunnel itself needs ([`FirewallPolicy`] says what that is).
+//!   Linux loads one nftables table per connection; macOS and Windows refuse plainly
+//!   ([`kill_switch`] returns [`PlatformError::KillSwitchUnsupported`]) rather than connect
+//!   without the protection the user asked for.
 //! * Every change is written to a [`journal`] in the service's state directory *before* it is
 //!   made, so [`recover`] can undo what a crashed service left behind at the next start: a crash
 //!   must never leave a user's routes or DNS pointing into a dead tunnel.
@@ -52,6 +58,13 @@ pub enum PlatformError {
     /// Not implemented on this OS yet.
     #[error("{0} is not supported on this operating system yet")]
     Unsupported(&'static str),
+    /// The profile asks for the kill switch and this OS has no backend for it yet. Connecting
+    /// without it would leave the user believing they are protected, so we refuse.
+    #[error(
+        "the kill switch is not available on this operating system yet; set kill_switch = false \
+         to connect without it"
+    )]
+    KillSwitchUnsupported,
 }
 
 /// What the tunnel device looks like.
@@ -131,8 +144,57 @@ pub fn configurator(state_dir: &Path, connection: &str) -> Box<dyn NetworkConfig
     }
 }
 
+/// What the kill switch lets through; everything else, in and out and forwarded, IPv4 and
+/// IPv6, is dropped — also flows that were established before it went on.
+///
+/// Always allowed besides: loopback, DHCP and DHCPv6 (so the physical link keeps its lease),
+/// and ICMPv6 neighbour discovery and router solicitation on links (hop limit 255, so never
+/// from beyond a router), without which IPv6 on the link stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirewallPolicy {
+    /// The tunnel device: everything through it passes. Matched by name, so the rule holds
+    /// before the device exists and keeps holding when it is re-created on a reconnect.
+    pub tunnel_interface: String,
+    /// The gateway's address, resolved *before* the block goes on (DNS is blocked after).
+    /// `None` while no address is known: then nothing but the basics above passes.
+    pub gateway: Option<IpAddr>,
+    /// The gateway's IKE port (500 unless the profile names another). NAT-T (UDP 4500) and
+    /// plain ESP with the gateway pass too.
+    pub ike_port: u16,
+}
+
+/// The kill switch of one connection. One per connection; it outlives single attempts (the
+/// block stays up through reconnects and failures until the user disconnects).
+pub trait Firewall: Send {
+    /// Puts `policy` in place, replacing the previous one of this connection atomically (no
+    /// moment without a block in between). Journaled before it is applied.
+    fn apply(&mut self, policy: &FirewallPolicy) -> Result<(), PlatformError>;
+    /// Lifts the block. Safe to call twice, and when nothing was applied.
+    fn revert(&mut self) -> Result<(), PlatformError>;
+}
+
+/// The kill switch for `connection` on this OS, journaled in `state_dir`; an error on an OS
+/// without a backend, so the caller refuses to connect instead of silently not blocking.
+pub fn kill_switch(state_dir: &Path, connection: &str) -> Result<Box<dyn Firewall>, PlatformError> {
+    #[cfg(target_os = "linux")]
+    {
+        Ok(Box::new(linux::NftKillSwitch::new(state_dir, connection)))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (state_dir, connection);
+        Err(PlatformError::KillSwitchUnsupported)
+    }
+}
+
 /// Undoes what a previous run of the service left installed (after a crash or power loss).
 /// Returns how many changes were undone.
+///
+/// This includes a kill-switch block: it is *removed*, not kept. A kill switch is tied to a
+/// connection the user started and can end ("blocked until you disconnect"); after a crash
+/// that connection no longer exists, so no status would show the block and no `disconnect`
+/// could lift it — the machine would be offline with no visible reason and no way out but
+/// deleting firewall tables by hand. The service's clean stop lifts the block the same way.
 pub fn recover(state_dir: &Path) -> Result<usize, PlatformError> {
     let leftovers = journal::Journal::leftovers(state_dir)?;
     #[cfg(target_os = "linux")]

@@ -1,4 +1,4 @@
-//! Routes, DNS and crash recovery on a real Linux kernel, inside a private network and mount
+//! Routes, DNS, the kill switch and crash recovery on a real Linux kernel, inside a private network and mount
 //! namespace of the test's own thread, so the host is never touched. Needs root.
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,8 +7,14 @@ use std::process::Command;
 
 use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::mpsc;
+use std::time::Duration;
+
 use strait_platform::{
-    configurator, create_tun, recover, DnsSettings, NetworkSettings, TunSettings,
+    configurator, create_tun, kill_switch, recover, DnsSettings, FirewallPolicy, NetworkSettings,
+    TunSettings,
 };
 
 fn ip(args: &str) -> String {
@@ -167,6 +173,180 @@ fn a_crash_is_undone_at_the_next_start() {
             "nameserver 198.18.5.53\nsearch home.example\n"
         );
         assert_eq!(recover(&state).unwrap(), 0);
+    })
+    .join()
+    .unwrap();
+}
+
+/// The far end of the uplink, in a network namespace of its own (a second thread's): the
+/// "gateway" 198.18.5.1 (and fd53::1) with a UDP socket on port 500, and "another host"
+/// 198.18.5.9 (and fd53::9) with a TCP listener on port 8080. The sockets come back to the
+/// caller; the namespace lives until `stop` is sent.
+struct Peer {
+    ike: UdpSocket,
+    web: TcpListener,
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+fn peer() -> Peer {
+    let (tid_tx, tid_rx) = mpsc::channel::<String>();
+    let (moved_tx, moved_rx) = mpsc::channel::<()>();
+    let (sock_tx, sock_rx) = mpsc::channel::<(UdpSocket, TcpListener)>();
+    let (stop, stop_rx) = mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        unshare(CloneFlags::CLONE_NEWNET).unwrap();
+        // "<pid>/task/<tid>": `ip link set … netns <tid>` finds this thread's namespace.
+        let me = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid = me.file_name().unwrap().to_string_lossy().into_owned();
+        tid_tx.send(tid).unwrap();
+        moved_rx.recv().unwrap();
+        ip("link set lo up");
+        ip("addr add 198.18.5.1/24 dev up0p");
+        ip("addr add 198.18.5.9/24 dev up0p");
+        ip("-6 addr add fd53::1/64 dev up0p nodad");
+        ip("-6 addr add fd53::9/64 dev up0p nodad");
+        ip("link set up0p up");
+        let ike = UdpSocket::bind("198.18.5.1:500").unwrap();
+        ike.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let web = TcpListener::bind("198.18.5.9:8080").unwrap();
+        web.set_nonblocking(true).unwrap();
+        sock_tx.send((ike, web)).unwrap();
+        let _ = stop_rx.recv();
+    });
+    let tid = tid_rx.recv().unwrap();
+    ip(&format!("link set up0p netns {tid}"));
+    moved_tx.send(()).unwrap();
+    let (ike, web) = sock_rx.recv().unwrap();
+    Peer {
+        ike,
+        web,
+        stop,
+        thread,
+    }
+}
+
+fn pings(args: &str) -> bool {
+    Command::new("ping")
+        .args(["-n", "-c", "1", "-W", "1"])
+        .args(args.split_whitespace())
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// A datagram from the client to the gateway's port 500 arrives, and the answer comes back.
+fn ike_round_trip(peer: &Peer) -> bool {
+    let client = UdpSocket::bind("0.0.0.0:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    if client.send_to(b"ike", "198.18.5.1:500").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let Ok((n, from)) = peer.ike.recv_from(&mut buf) else {
+        return false;
+    };
+    assert_eq!(&buf[..n], b"ike");
+    peer.ike.send_to(b"ok", from).unwrap();
+    client.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ok")
+}
+
+fn tcp_connects() -> bool {
+    let addr: SocketAddr = "198.18.5.9:8080".parse().unwrap();
+    TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+}
+
+fn nft_tables() -> String {
+    let out = Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "needs root; run by `cargo xtask test`"]
+fn kill_switch_blocks_all_but_the_gateway_and_lifts_again() {
+    std::thread::spawn(|| {
+        let world = private_world();
+        let state = world.path().join("state");
+        let peer = peer();
+        ip("-6 addr add fd53::2/64 dev up0 nodad");
+        assert!(pings("198.18.5.9"), "the link works before the kill switch");
+        assert!(pings("fd53::9"), "IPv6 works before the kill switch");
+        assert!(ike_round_trip(&peer));
+        // A flow established before the block goes on.
+        let mut before = TcpStream::connect("198.18.5.9:8080").unwrap();
+        let accepted = (0..50)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                peer.web.accept().ok()
+            })
+            .unwrap();
+        let (mut accepted, _) = accepted;
+        accepted
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+
+        let mut ks = kill_switch(&state, "acme-hq").unwrap();
+        ks.apply(&FirewallPolicy {
+            tunnel_interface: "st-acme-hq".into(),
+            gateway: Some("198.18.5.1".parse().unwrap()),
+            ike_port: 500,
+        })
+        .unwrap();
+        assert!(nft_tables().contains("table inet strait_acme_2dhq"));
+        assert!(ike_round_trip(&peer), "IKE with the gateway passes");
+        assert!(!pings("198.18.5.9"), "a ping to another host is blocked");
+        assert!(!pings("198.18.5.1"), "only IKE/ESP with the gateway passes");
+        assert!(!pings("fd53::9"), "IPv6 outside the tunnel is blocked");
+        assert!(!tcp_connects(), "TCP to another host is blocked");
+        let _ = before.write_all(b"leak");
+        let mut buf = [0u8; 8];
+        assert!(
+            accepted.read(&mut buf).is_err(),
+            "an established flow is cut"
+        );
+
+        // Applying again (a reconnect with a new gateway address) replaces the table.
+        ks.apply(&FirewallPolicy {
+            tunnel_interface: "st-acme-hq".into(),
+            gateway: Some("198.18.5.77".parse().unwrap()),
+            ike_port: 500,
+        })
+        .unwrap();
+        assert!(!ike_round_trip(&peer), "the old gateway no longer passes");
+        assert_eq!(nft_tables().matches("strait_").count(), 1);
+
+        ks.revert().unwrap();
+        assert!(!nft_tables().contains("strait_"));
+        assert!(pings("198.18.5.9"), "traffic flows again");
+        assert!(pings("fd53::9"), "IPv6 flows again");
+        assert!(tcp_connects());
+        ks.revert().unwrap(); // twice is fine
+
+        // A crashed service leaves its table; the next start removes it.
+        let mut ks = kill_switch(&state, "acme-hq").unwrap();
+        ks.apply(&FirewallPolicy {
+            tunnel_interface: "st-acme-hq".into(),
+            gateway: None,
+            ike_port: 500,
+        })
+        .unwrap();
+        std::mem::forget(ks);
+        assert!(!pings("198.18.5.9"));
+        assert_eq!(recover(&state).unwrap(), 1);
+        assert!(!nft_tables().contains("strait_"));
+        assert!(pings("198.18.5.9"));
+        assert_eq!(recover(&state).unwrap(), 0);
+
+        drop(before);
+        peer.stop.send(()).unwrap();
+        peer.thread.join().unwrap();
     })
     .join()
     .unwrap();

@@ -142,7 +142,7 @@ pub(super) fn undo(change: &Change) -> Result<(), PlatformError> {
             }
             other => other,
         },
-        Change::Route { .. } => Ok(()),
+        Change::Route { .. } | Change::Firewall { .. } => Ok(()),
     }
 }
 

@@ -1,15 +1,19 @@
 //! Linux: routes through iproute2, DNS through systemd-resolved when it runs, else
-//! `/etc/resolv.conf` (backed up in the journal and restored).
+//! `/etc/resolv.conf` (backed up in the journal and restored), the kill switch through
+//! nftables (`nft`).
 //!
 //! iproute2 (`ip`) is on every Linux desktop and is what NetworkManager's and strongSwan's own
 //! scripts use; driving it keeps this file small and its effects easy to reproduce by hand.
 
 mod dns;
+mod firewall;
 mod route;
 
 use std::path::Path;
 
 use crate::journal::{Change, Journal};
+pub(crate) use firewall::NftKillSwitch;
+
 use crate::{expand_routes, NetworkConfigurator, NetworkSettings, PlatformError};
 
 /// Routes and DNS of one connection on Linux.
@@ -65,6 +69,7 @@ fn undo(change: &Change) -> Result<(), PlatformError> {
     match change {
         Change::Route { .. } => route::remove(change),
         Change::ResolvConf { .. } | Change::Resolved { .. } => dns::undo(change),
+        Change::Firewall { .. } => firewall::undo(change),
     }
 }
 
