@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use tracing::{debug, info};
 
-use super::{IkeSa, OldSa, Transmit, DELETE_GRACE};
+use super::{IkeSa, OldSa, Transmit, DELETE_GRACE, MAX_OLD_SAS};
 
 use crate::v2::wire::{
-    parse_payload_chain, sk_aad, Delete, ExchangeType, Header, Payload, ProtocolId, FLAG_INITIATOR,
-    FLAG_RESPONSE,
+    notify_type, parse_payload_chain, sk_aad, Delete, ExchangeType, Header, Payload, ProtocolId,
+    FLAG_INITIATOR, FLAG_RESPONSE,
 };
 
 impl IkeSa {
@@ -53,6 +53,20 @@ impl IkeSa {
             }
         }
         if close {
+            if let Some(c) = self.ike_collision.take() {
+                // §2.25.2: a request to close an IKE SA we are rekeying is answered as usual
+                // and our own rekey forgotten; here the gateway closes the old SA because its
+                // rekey won, so its new SA carries on.
+                info!("the gateway deleted the old IKE SA during a simultaneous rekey; using its new SA");
+                if matches!(
+                    self.request.as_ref().map(|r| &r.pending),
+                    Some(super::Pending::RekeyIke(_))
+                ) {
+                    self.request = None;
+                }
+                self.switch_after_response = Some(c.new);
+                return answer;
+            }
             info!("the gateway deleted the IKE SA");
             // Our (empty) answer is sent before we stop; see handle_request.
             self.peer_closed = true;
@@ -79,8 +93,9 @@ impl IkeSa {
         answer
     }
 
-    pub(super) fn old_sa_matches(&self, h: &Header) -> bool {
-        self.old.as_ref().is_some_and(|o| {
+    /// Which retired IKE SA (if any) a message belongs to.
+    pub(super) fn old_sa_index(&self, h: &Header) -> Option<usize> {
+        self.old.iter().position(|o| {
             let (ours, theirs) = if o.initiator {
                 (h.spi_i, h.spi_r)
             } else {
@@ -90,11 +105,24 @@ impl IkeSa {
         })
     }
 
-    /// We created the new SA: delete the old one on the old SA.
-    pub(super) fn delete_old_sa(&mut self, now: Instant) {
+    /// Keeps a retired IKE SA until its DELETE exchange is done; the oldest one goes when
+    /// there are too many.
+    pub(super) fn retire(&mut self, old: OldSa) {
+        if self.old.len() >= MAX_OLD_SAS {
+            let gone = self.old.remove(0);
+            debug!(
+                "forgetting retired IKE SA {:016x} early (too many)",
+                gone.spi_ours
+            );
+        }
+        self.old.push(old);
+    }
+
+    /// Sends our DELETE on the retired IKE SA at `idx` (on that SA, with its keys).
+    pub(super) fn delete_old_sa(&mut self, now: Instant, idx: usize) {
         let udp_encap = self.udp_encap;
         let wait = self.cfg.retransmit.wait(0);
-        let Some(old) = &mut self.old else {
+        let Some(old) = self.old.get_mut(idx) else {
             return;
         };
         let id = old.next_id;
@@ -105,24 +133,52 @@ impl IkeSa {
         })];
         match super::seal_message(&mut old.sk_out, &header, &payloads) {
             Ok(d) => {
+                info!("deleting IKE SA {:016x}", old.spi_ours);
                 old.next_id = old.next_id.wrapping_add(1);
+                old.delete_deferred = false;
+                old.expire_at = now + DELETE_GRACE;
                 self.transmits.push_back(Transmit {
                     data: d.clone(),
                     udp_encap,
                 });
                 old.request = Some((id, d, 1, now + wait));
             }
-            Err(_) => self.old = None,
+            Err(_) => {
+                self.old.remove(idx);
+            }
         }
     }
 
-    /// Traffic on the old IKE SA: the answer to our DELETE, or the gateway's DELETE (and
-    /// anything else it still sends there, answered empty).
-    pub(super) fn handle_old_sa(&mut self, now: Instant, h: &Header, data: &[u8]) {
+    /// Forgets the retired IKE SA at `idx`; once no redundant SA of the gateway's is left,
+    /// sends the DELETEs that waited for that (§2.8.2).
+    fn drop_old_sa(&mut self, now: Instant, idx: usize) {
+        if idx < self.old.len() {
+            self.old.remove(idx);
+        }
+        self.release_deferred_deletes(now);
+    }
+
+    pub(super) fn release_deferred_deletes(&mut self, now: Instant) {
+        if self.old.iter().any(|o| o.redundant) {
+            return;
+        }
+        while let Some(i) = self.old.iter().position(|o| o.delete_deferred) {
+            self.delete_old_sa(now, i);
+        }
+    }
+
+    /// Traffic on a retired IKE SA: the answer to our DELETE, or the gateway's DELETE (and
+    /// anything else it still sends there: a CREATE_CHILD_SA is refused with
+    /// TEMPORARY_FAILURE as §2.25.2 says for an SA being closed, the rest answered empty).
+    pub(super) fn handle_old_sa(&mut self, now: Instant, idx: usize, h: &Header, data: &[u8]) {
         let udp_encap = self.udp_encap;
-        let Some(old) = &mut self.old else {
+        let Some(old) = self.old.get_mut(idx) else {
             return;
         };
+        // The peer sets the Initiator flag iff it is the original initiator of that SA.
+        if (h.flags & FLAG_INITIATOR != 0) == old.initiator {
+            return;
+        }
         let Ok(parts) = sk_aad(data) else {
             return;
         };
@@ -135,8 +191,8 @@ impl IkeSa {
         self.last_heard = now;
         if h.flags & FLAG_RESPONSE != 0 {
             if old.request.as_ref().is_some_and(|r| r.0 == h.message_id) {
-                debug!("old IKE SA deleted");
-                self.old = None;
+                debug!("retired IKE SA {:016x} deleted", old.spi_ours);
+                self.drop_old_sa(now, idx);
             }
             return;
         }
@@ -163,14 +219,19 @@ impl IkeSa {
                 })
             )
         });
+        let answer = if h.exchange == ExchangeType::CreateChildSa {
+            vec![super::notify(notify_type::TEMPORARY_FAILURE, vec![])]
+        } else {
+            vec![]
+        };
         let header = old_header(old, h.exchange, h.message_id, true);
-        if let Ok(d) = super::seal_message(&mut old.sk_out, &header, &[]) {
+        if let Ok(d) = super::seal_message(&mut old.sk_out, &header, &answer) {
             old.last_response = Some((h.message_id, d.clone()));
             self.transmits.push_back(Transmit { data: d, udp_encap });
         }
         if deletes_sa {
-            debug!("the gateway deleted the old IKE SA");
-            self.old = None;
+            debug!("the gateway deleted retired IKE SA {:016x}", old.spi_ours);
+            self.drop_old_sa(now, idx);
         } else {
             old.expire_at = now + DELETE_GRACE;
         }
@@ -180,27 +241,37 @@ impl IkeSa {
         let udp_encap = self.udp_encap;
         let tries = self.cfg.retransmit.tries;
         let retransmit = self.cfg.retransmit;
-        let Some(old) = &mut self.old else {
-            return;
-        };
-        if now >= old.expire_at {
-            self.old = None;
-            return;
-        }
-        if let Some((_, data, sends, deadline)) = &mut old.request {
-            if now >= *deadline {
-                if *sends > tries {
-                    self.old = None;
-                    return;
+        let mut gone = Vec::new();
+        for (i, old) in self.old.iter_mut().enumerate() {
+            if now >= old.expire_at {
+                gone.push(i);
+                continue;
+            }
+            if let Some((_, data, sends, deadline)) = &mut old.request {
+                if now >= *deadline {
+                    if *sends > tries {
+                        gone.push(i);
+                        continue;
+                    }
+                    *deadline = now + retransmit.wait(*sends);
+                    *sends += 1;
+                    self.transmits.push_back(Transmit {
+                        data: data.clone(),
+                        udp_encap,
+                    });
                 }
-                *deadline = now + retransmit.wait(*sends);
-                *sends += 1;
-                self.transmits.push_back(Transmit {
-                    data: data.clone(),
-                    udp_encap,
-                });
             }
         }
+        if gone.is_empty() {
+            return;
+        }
+        for i in gone.into_iter().rev() {
+            let o = self.old.remove(i);
+            if o.redundant {
+                debug!("the gateway never deleted its redundant IKE SA; forgetting it");
+            }
+        }
+        self.release_deferred_deletes(now);
     }
 }
 

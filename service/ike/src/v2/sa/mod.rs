@@ -99,7 +99,8 @@ struct Child {
     collision: Option<(u32, Vec<u8>, Vec<u8>)>,
 }
 
-/// The previous IKE SA after a rekey, kept until its DELETE exchange completes.
+/// An IKE SA that no longer carries anything, kept until its DELETE exchange completes: the
+/// previous SA after a rekey, or (after a simultaneous rekey, §2.8.2) the redundant new one.
 struct OldSa {
     spi_ours: u64,
     spi_theirs: u64,
@@ -114,7 +115,17 @@ struct OldSa {
     last_response: Option<(u32, Vec<u8>)>,
     /// Give up on it at this time.
     expire_at: Instant,
+    /// The redundant SA of a simultaneous IKE SA rekey that the gateway created and deletes
+    /// (§2.8.2); deferred deletes wait until it is gone.
+    redundant: bool,
+    /// We delete this SA, but only once the gateway deleted its redundant SA (§2.8.2: the
+    /// creator of the surviving SA deletes the old one after the redundant one is gone).
+    delete_deferred: bool,
 }
+
+/// The most retired IKE SAs kept at once (the old one, a redundant one, and a spare for a
+/// gateway that rekeys again at once); a further one replaces the oldest.
+const MAX_OLD_SAS: usize = 3;
 
 /// The IKEv2 SA of one connection, with its child SAs.
 pub struct IkeSa {
@@ -140,11 +151,15 @@ pub struct IkeSa {
     last_heard: Instant,
     ike_rekey_at: Option<Instant>,
     ike_expire_at: Option<Instant>,
-    old: Option<OldSa>,
+    /// Retired IKE SAs waiting for their DELETE (at most [`MAX_OLD_SAS`]).
+    old: Vec<OldSa>,
     /// Why we are deleting the IKE SA (reported in `Closed` once the DELETE is answered).
     closing: Option<Option<Error>>,
     /// An IKE SA the gateway created by rekeying, to switch to once our answer is sent.
     switch_after_response: Option<rekey::NewIkeSa>,
+    /// The gateway rekeyed the IKE SA while our own rekey was in flight (§2.8.2): its new SA,
+    /// decided on once our request is answered.
+    ike_collision: Option<rekey::IkeCollision>,
     /// The gateway deleted the IKE SA or its last child; we stop once our answer is out.
     peer_closed: bool,
     /// When the SA was created (the instant that [`Config::wall_clock`] corresponds to).
@@ -228,9 +243,10 @@ impl IkeSa {
             last_heard: now,
             ike_rekey_at: None,
             ike_expire_at: None,
-            old: None,
+            old: Vec::new(),
             closing: None,
             switch_after_response: None,
+            ike_collision: None,
             peer_closed: false,
             started: now,
             fragmentation: false,
@@ -282,11 +298,13 @@ impl IkeSa {
             }
         };
         consider(self.request.as_ref().map(|r| r.deadline));
-        consider(self.old.as_ref().map(|o| {
-            o.request
-                .as_ref()
-                .map_or(o.expire_at, |r| r.3.min(o.expire_at))
-        }));
+        for o in &self.old {
+            consider(Some(
+                o.request
+                    .as_ref()
+                    .map_or(o.expire_at, |r| r.3.min(o.expire_at)),
+            ));
+        }
         if matches!(self.phase, Phase::Established) && self.closing.is_none() {
             if self.request.is_none() && self.queue.is_empty() {
                 consider(self.cfg.dpd_interval.map(|d| self.last_heard + d));
@@ -387,8 +405,8 @@ impl IkeSa {
         };
         let header = view.header();
         let data = view.message();
-        if self.old_sa_matches(&header) {
-            self.handle_old_sa(now, &header, data);
+        if let Some(i) = self.old_sa_index(&header) {
+            self.handle_old_sa(now, i, &header, data);
             return;
         }
         let (ours, theirs) = if self.initiator {
@@ -958,7 +976,8 @@ impl IkeSa {
         self.phase = Phase::Closed;
         self.request = None;
         self.queue.clear();
-        self.old = None;
+        self.old.clear();
+        self.ike_collision = None;
         self.events.push_back(Event::Closed { error });
     }
 

@@ -1,5 +1,6 @@
 //! CREATE_CHILD_SA (§1.3): rekeying child SAs (with PFS when proposed) and the IKE SA, both
-//! when we start it and when the gateway does, including simultaneous rekeys (§2.8.1).
+//! when we start it and when the gateway does, including simultaneous rekeys of a child SA
+//! (§2.8.1) and of the IKE SA (§2.8.2).
 
 use std::time::Instant;
 
@@ -38,6 +39,14 @@ pub(super) struct IkeRekeyRequest {
     nonce_i: Vec<u8>,
     ke: Box<dyn KeyExchange>,
     retried_ke: bool,
+}
+
+/// The gateway's new IKE SA from a rekey that crossed ours (§2.8.2), with the nonces of its
+/// exchange, which decide which of the two new SAs survives.
+pub(super) struct IkeCollision {
+    pub(super) new: NewIkeSa,
+    ni: Vec<u8>,
+    nr: Vec<u8>,
 }
 
 /// A new IKE SA, ready to replace the current one.
@@ -358,7 +367,83 @@ impl IkeSa {
         req: IkeRekeyRequest,
         payloads: Vec<Payload>,
     ) -> Result<(), Error> {
-        if let Some(n) = error_notify(&payloads) {
+        let Some(collision) = self.ike_collision.take() else {
+            return self.finish_ike_rekey(now, req, payloads);
+        };
+        // §2.8.2: both exchanges are done; the new SA whose exchange has the lowest of the
+        // four nonces is redundant and is deleted by whoever created it.
+        let nonce_i = req.nonce_i.clone();
+        let ours = match self.ike_rekey_result(now, req, &payloads, false) {
+            Ok(Some(new)) => new,
+            Ok(None) | Err(_) => {
+                // The gateway refused ours (it may be busy with something else, or answered
+                // after it had already switched): its new SA is the one.
+                info!(
+                    "simultaneous IKE SA rekey: the gateway did not accept ours; using its new SA"
+                );
+                self.switch_to(now, collision.new);
+                return Ok(());
+            }
+        };
+        let Some(nonce_r) = find_nonce(&payloads) else {
+            return Err(protocol(Stage::IkeRekey, "Nonce payload missing"));
+        };
+        let ours_lowest = nonce_min(&nonce_i, nonce_r) < nonce_min(&collision.ni, &collision.nr);
+        if ours_lowest {
+            info!("simultaneous IKE SA rekey: the gateway's new SA survives; deleting ours");
+            // The gateway created the survivor: it deletes the old SA, we delete ours.
+            self.switch_to(now, collision.new);
+            let redundant = self.park(now, ours)?;
+            self.retire(redundant);
+            self.delete_old_sa(now, self.old.len().saturating_sub(1));
+        } else {
+            info!("simultaneous IKE SA rekey: our new SA survives; the gateway deletes its own");
+            self.switch_to(now, ours);
+            // We created the survivor: we delete the old SA once the redundant one is gone.
+            if let Some(old) = self.old.last_mut() {
+                old.delete_deferred = true;
+                old.expire_at = now + DELETE_GRACE * 2;
+            }
+            let mut redundant = self.park(now, collision.new)?;
+            redundant.redundant = true;
+            self.retire(redundant);
+        }
+        Ok(())
+    }
+
+    /// Our IKE SA rekey answered without a collision: switch, then delete the old SA.
+    fn finish_ike_rekey(
+        &mut self,
+        now: Instant,
+        req: IkeRekeyRequest,
+        payloads: Vec<Payload>,
+    ) -> Result<(), Error> {
+        if let Some(new) = self.ike_rekey_result(now, req, &payloads, true)? {
+            self.switch_to(now, new);
+            // We created the new SA, so we delete the old one.
+            self.delete_old_sa(now, self.old.len().saturating_sub(1));
+        }
+        Ok(())
+    }
+
+    /// The new IKE SA from the gateway's answer to our rekey; `None` when the gateway
+    /// refused it. With `retry` (no collision pending) a refusal plans or starts a retry (or
+    /// is an error); without, the caller uses the gateway's new SA instead.
+    fn ike_rekey_result(
+        &mut self,
+        now: Instant,
+        req: IkeRekeyRequest,
+        payloads: &[Payload],
+        retry: bool,
+    ) -> Result<Option<NewIkeSa>, Error> {
+        if let Some(n) = error_notify(payloads) {
+            if !retry {
+                info!(
+                    "the gateway answered our IKE SA rekey with {}",
+                    crate::event::notify_name(n.notify_type)
+                );
+                return Ok(None);
+            }
             return match n.notify_type {
                 notify_type::INVALID_KE_PAYLOAD if !req.retried_ke => {
                     let g = <[u8; 2]>::try_from(n.data.as_slice())
@@ -366,7 +451,7 @@ impl IkeSa {
                         .and_then(|b| DhGroup::from_iana_id(u16::from_be_bytes(b)))
                         .filter(|g| self.cfg.ike_proposals.iter().any(|p| p.dh.contains(g)));
                     match g {
-                        Some(g) => self.start_ike_rekey(now, Some(g)),
+                        Some(g) => self.start_ike_rekey(now, Some(g)).map(|()| None),
                         None => Err(Error::InvalidKe {
                             group: 0,
                             key: "ike",
@@ -381,15 +466,13 @@ impl IkeSa {
                 _ => {
                     info!("the gateway postponed the IKE SA rekey; retrying later");
                     self.ike_rekey_at = Some(now + RETRY_LATER);
-                    Ok(())
+                    Ok(None)
                 }
             };
         }
-        let (Some(sa), Some(nonce_r), Some(ke)) = (
-            find_sa(&payloads),
-            find_nonce(&payloads),
-            find_ke(&payloads),
-        ) else {
+        let (Some(sa), Some(nonce_r), Some(ke)) =
+            (find_sa(payloads), find_nonce(payloads), find_ke(payloads))
+        else {
             return Err(protocol(Stage::IkeRekey, "SA, Nonce or KE payload missing"));
         };
         let (algs, spi) = select_ike(&self.cfg.ike_proposals, sa, 8)
@@ -411,22 +494,16 @@ impl IkeSa {
             req.new_spi,
             spi_theirs,
         )?;
-        self.switch_to(
-            now,
-            NewIkeSa {
-                spi_ours: req.new_spi,
-                spi_theirs,
-                initiator: true,
-                keys,
-            },
-        );
-        // We created the new SA, so we delete the old one.
-        self.delete_old_sa(now);
-        Ok(())
+        Ok(Some(NewIkeSa {
+            spi_ours: req.new_spi,
+            spi_theirs,
+            initiator: true,
+            keys,
+        }))
     }
 
-    /// Replaces the current IKE SA by `new`, keeping the old one until its DELETE is done.
-    pub(super) fn switch_to(&mut self, now: Instant, new: NewIkeSa) {
+    /// The SK crypters of a new IKE SA, in our directions: (outbound, inbound).
+    fn crypters(&self, new: &NewIkeSa) -> Result<(SkCrypter, SkCrypter), Error> {
         let algs = new.keys.algs;
         let (ek_out, ak_out, ek_in, ak_in) = if new.initiator {
             (
@@ -443,20 +520,43 @@ impl IkeSa {
                 &new.keys.sk_ai,
             )
         };
-        let crypters = SkCrypter::new(self.provider.clone(), algs.encr, algs.integ, ek_out, ak_out)
-            .and_then(|o| {
-                SkCrypter::new(self.provider.clone(), algs.encr, algs.integ, ek_in, ak_in)
-                    .map(|i| (o, i))
-            });
-        let (sk_out, sk_in) = match crypters {
+        let out = SkCrypter::new(self.provider.clone(), algs.encr, algs.integ, ek_out, ak_out)?;
+        let inb = SkCrypter::new(self.provider.clone(), algs.encr, algs.integ, ek_in, ak_in)?;
+        Ok((out, inb))
+    }
+
+    /// A new IKE SA that will never carry anything (the redundant one of a simultaneous
+    /// rekey), ready to be retired and deleted.
+    fn park(&self, now: Instant, new: NewIkeSa) -> Result<OldSa, Error> {
+        let (sk_out, sk_in) = self.crypters(&new)?;
+        Ok(OldSa {
+            spi_ours: new.spi_ours,
+            spi_theirs: new.spi_theirs,
+            initiator: new.initiator,
+            sk_out,
+            sk_in,
+            next_id: 0,
+            peer_id: 0,
+            request: None,
+            last_response: None,
+            expire_at: now + DELETE_GRACE,
+            redundant: false,
+            delete_deferred: false,
+        })
+    }
+
+    /// Replaces the current IKE SA by `new`, keeping the old one until its DELETE is done.
+    pub(super) fn switch_to(&mut self, now: Instant, new: NewIkeSa) {
+        let algs = new.keys.algs;
+        let (sk_out, sk_in) = match self.crypters(&new) {
             Ok(c) => c,
             Err(e) => {
-                self.fail(now, e.into());
+                self.fail(now, e);
                 return;
             }
         };
         if let (Some(old_out), Some(old_in)) = (self.sk_out.take(), self.sk_in.take()) {
-            self.old = Some(OldSa {
+            let old = OldSa {
                 spi_ours: self.spi_ours,
                 spi_theirs: self.spi_theirs,
                 initiator: self.initiator,
@@ -467,7 +567,10 @@ impl IkeSa {
                 request: None,
                 last_response: self.last_response.take(),
                 expire_at: now + DELETE_GRACE,
-            });
+                redundant: false,
+                delete_deferred: false,
+            };
+            self.retire(old);
         }
         self.spi_ours = new.spi_ours;
         self.spi_theirs = new.spi_theirs;
@@ -619,8 +722,15 @@ impl IkeSa {
         _now: Instant,
         payloads: &[Payload],
     ) -> Result<Vec<Payload>, Error> {
-        if self.request.is_some() {
-            // Mixed or simultaneous rekeys: let the gateway retry once ours is done (§2.25).
+        // §2.25.2: a rekey of the IKE SA we are rekeying ourselves is answered as usual and
+        // resolved by §2.8.2 once ours is answered too. While we do anything else (a child
+        // rekey, closing) or a collision is already pending, the gateway retries later.
+        let colliding = matches!(
+            self.request.as_ref().map(|r| &r.pending),
+            Some(Pending::RekeyIke(_))
+        ) && self.ike_collision.is_none()
+            && self.closing.is_none();
+        if self.request.is_some() && !colliding {
             return Ok(vec![notify(notify_type::TEMPORARY_FAILURE, vec![])]);
         }
         let (Some(sa), Some(nonce_i), Some(ke)) =
@@ -667,12 +777,22 @@ impl IkeSa {
         )?;
         let mut response_sa = chosen;
         response_sa.spi = new_spi.to_be_bytes().to_vec();
-        self.switch_after_response = Some(NewIkeSa {
+        let new = NewIkeSa {
             spi_ours: new_spi,
             spi_theirs: their_spi,
             initiator: false,
             keys,
-        });
+        };
+        if colliding {
+            info!("simultaneous IKE SA rekey: answering the gateway's; deciding once ours is answered");
+            self.ike_collision = Some(IkeCollision {
+                new,
+                ni: nonce_i.to_vec(),
+                nr: nonce_r.clone(),
+            });
+        } else {
+            self.switch_after_response = Some(new);
+        }
         Ok(vec![
             Payload::Sa(vec![response_sa]),
             Payload::Nonce(nonce_r),

@@ -1000,7 +1000,7 @@ fn ike_rekey_by_us() {
     assert!(p.ike.initiator, "we created the new SA");
     assert_eq!(p.gw.ike_rekeys, 1);
     // The old SA was deleted with a DELETE on the old SA, which the gateway answered.
-    assert!(p.ike.old.is_none());
+    assert!(p.ike.old.is_empty());
     assert!(p.gw.old.is_none());
     let old_delete =
         p.gw.rx
@@ -1067,7 +1067,7 @@ fn ike_rekey_by_the_gateway() {
         p.gw.old.is_none(),
         "our answer to the DELETE on the old SA arrived"
     );
-    assert!(p.ike.old.is_none());
+    assert!(p.ike.old.is_empty());
 
     // Our requests on the new SA: no Initiator flag, message IDs from 0.
     let before = p.gw.rx.len();
@@ -1119,7 +1119,7 @@ fn lost_answer_to_the_gateways_ike_rekey_is_resent() {
     current_spis(&p);
     // Then the gateway deletes the old SA, and both are left with the new one.
     assert!(p.gw.old.is_none());
-    assert!(p.ike.old.is_none());
+    assert!(p.ike.old.is_empty());
     assert_eq!(rekeyed(&p.take_events()), 0);
     p.gw.start_dpd();
     p.pump();
@@ -1369,30 +1369,310 @@ fn odd_requests_from_the_gateway_are_refused_politely() {
     assert!(p.take_events().is_empty());
 }
 
-#[test]
-fn simultaneous_ike_rekeys_are_postponed_and_retried() {
+/// The IKE SPI in the SA payload of a CREATE_CHILD_SA request (the new SA's initiator SPI).
+fn proposed_ike_spi(msg: &[Payload]) -> u64 {
+    msg.iter()
+        .find_map(|p| match p {
+            Payload::Sa(s) if s[0].protocol == ProtocolId::Ike => {
+                Some(u64::from_be_bytes(s[0].spi.clone().try_into().unwrap()))
+            }
+            _ => None,
+        })
+        .expect("an IKE proposal")
+}
+
+/// Whether `rx` is a request deleting an IKE SA.
+fn is_ike_delete(rx: &responder::Rx) -> bool {
+    !rx.header.is_response()
+        && rx.header.exchange == ExchangeType::Informational
+        && rx
+            .payloads
+            .iter()
+            .any(|p| matches!(p, Payload::Delete(d) if d.protocol == ProtocolId::Ike))
+}
+
+/// An established pair with a 200 s IKE lifetime and no DPD, our IKE SA rekey due and its
+/// request taken off the wire (returned).
+fn ike_rekey_in_flight(gw: Responder) -> (Pair, Vec<u8>) {
     let mut cfg = config();
     cfg.dpd_interval = None;
     cfg.ike_lifetime = Duration::from_secs(200);
-    let mut p = Pair::up(cfg, gateway());
+    let mut p = Pair::up(cfg, gw);
     p.now = p.ike.ike_rekey_at.unwrap();
     p.ike.handle_timeout(p.now);
-    let ours = p.ike.poll_transmit().expect("our IKE rekey");
+    let ours = p.ike.poll_transmit().expect("our IKE rekey").data;
+    assert!(p.ike.poll_transmit().is_none());
+    (p, ours)
+}
+
+/// After a rekey (colliding or not): one `IkeSaRekeyed` with the algorithms of the SA in use,
+/// the child survived, and it still gets working traffic keys from the new SA's SK_d.
+fn assert_settled_on_one_sa(p: &mut Pair, events: &[Event], child: u32) {
+    assert_eq!(rekeyed(events), 1, "exactly one IkeSaRekeyed: {events:?}");
+    let algs = events
+        .iter()
+        .find_map(|e| match e {
+            Event::IkeSaRekeyed { algorithms } => Some(*algorithms),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(algs, p.ike.keys.as_ref().unwrap().algs);
+    assert_eq!(algs, p.gw.cur().keys.algs);
+    assert!(
+        child_deletes(events).is_empty(),
+        "children move: {events:?}"
+    );
+    assert!(child_ups(events).is_empty());
+    assert_eq!(p.ike.children.len(), 1);
+    assert_eq!(p.ike.children[0].spi_in, child);
+    assert!(p.ike.is_established());
+    current_spis(p);
+    // The gateway's requests on the surviving SA are answered ...
+    p.gw.start_dpd();
+    p.pump();
+    assert!(!p.gw.busy());
+    // ... and a child rekey derives the same keys on both sides.
+    let gw_child = p.gw.children[0].spi_in;
+    p.gw.start_child_rekey(gw_child);
+    p.pump();
+    let events = p.take_events();
+    let ups = child_ups(&events);
+    assert_eq!(ups.len(), 1, "{events:?}");
+    assert_keys_match(&p.gw, ups[0]);
+}
+
+/// Both sides rekey the IKE SA at once and both see the collision (§2.8.2). `gateway_wins`
+/// gives our exchange the lowest of the four nonces (else the gateway's).
+fn simultaneous_ike_rekey(gateway_wins: bool) {
+    let mut gw = gateway();
+    gw.rekey_collisions = true;
+    let (mut p, ours) = ike_rekey_in_flight(gw);
+    let child = p.ike.children[0].spi_in;
+    let (old_i, old_r) = current_spis(&p);
+    if !gateway_wins {
+        p.gw.nonce_override = Some(vec![0; 32]);
+    }
+    p.gw.start_ike_rekey();
+    let theirs = p.gw.outbox.pop_front().unwrap();
+    if gateway_wins {
+        // The nonce the gateway answers our request with is the lowest of all four.
+        p.gw.nonce_override = Some(vec![0; 32]);
+    }
+    // The requests cross: each side answers the other's.
+    p.ike.handle_datagram(p.now, &theirs);
+    let our_answer = p
+        .ike
+        .poll_transmit()
+        .expect("we answer the gateway's rekey");
+    assert!(
+        p.ike.poll_transmit().is_none(),
+        "nothing else before ours is answered"
+    );
+    assert_eq!(rekeyed(&p.take_events()), 0, "undecided yet");
+    p.gw.receive(&ours);
+    let gw_answer = p.gw.outbox.pop_front().expect("the gateway answers ours");
+    p.gw.receive(&our_answer.data);
+    p.ike.handle_datagram(p.now, &gw_answer);
+    p.pump();
+    p.advance(Duration::from_secs(5));
+
+    assert!(
+        p.gw.errors_received.is_empty(),
+        "{:?}",
+        p.gw.errors_received
+    );
+    assert_eq!(p.gw.collisions, vec![gateway_wins], "both sides saw it");
+    let our_new = proposed_ike_spi(&create_child_requests(&p.gw)[0].payloads);
+    let their_new = p.gw.proposed_ike_spi.unwrap();
+    let (new_i, _) = current_spis(&p);
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert_ne!(current_spis(&p), (old_i, old_r));
+    let deletes: Vec<&responder::Rx> = p.gw.rx.iter().filter(|r| is_ike_delete(r)).collect();
+    if gateway_wins {
+        assert!(!p.ike.initiator, "the gateway's new SA survives");
+        assert_eq!(new_i, their_new);
+        // We deleted our redundant SA, on that SA; the gateway deleted the old one.
+        assert_eq!(deletes.len(), 1, "one DELETE from us");
+        assert_eq!(deletes[0].header.spi_i, our_new);
+        assert!(deletes[0].header.is_initiator());
+        assert_eq!(deletes[0].header.message_id, 0);
+    } else {
+        assert!(p.ike.initiator, "our new SA survives");
+        assert_eq!(new_i, our_new);
+        // The gateway deleted its redundant SA, and only then we deleted the old one.
+        assert_eq!(deletes.len(), 1, "one DELETE from us: {deletes:?}");
+        assert_eq!(
+            (deletes[0].header.spi_i, deletes[0].header.spi_r),
+            (old_i, old_r)
+        );
+        let answered_redundant =
+            p.gw.rx
+                .iter()
+                .position(|r| r.header.is_response() && r.header.spi_i == their_new)
+                .expect("we answered the DELETE of the redundant SA");
+        let deleted_old = p.gw.rx.iter().position(is_ike_delete).unwrap();
+        assert!(answered_redundant < deleted_old);
+    }
+    assert!(p.gw.old.is_none(), "the old SA is gone on the gateway");
+    assert!(
+        p.gw.redundant.is_none(),
+        "the redundant SA is gone on the gateway"
+    );
+    assert!(p.ike.old.is_empty(), "and here");
+    assert!(p.ike.ike_collision.is_none());
+    assert_eq!(p.gw.ike_rekeys, 1);
+    // The next rekey is a plain one again.
+    p.ike.ike_rekey_at = Some(p.now);
+    p.advance(Duration::from_secs(1));
+    assert_eq!(rekeyed(&p.take_events()), 1);
+    assert_eq!(p.gw.ike_rekeys, 2);
+    current_spis(&p);
+    assert!(p.ike.is_established());
+}
+
+#[test]
+fn simultaneous_ike_rekey_gateway_wins() {
+    simultaneous_ike_rekey(true);
+}
+
+#[test]
+fn simultaneous_ike_rekey_we_win() {
+    simultaneous_ike_rekey(false);
+}
+
+/// A gateway busy with its own rekey refuses ours with TEMPORARY_FAILURE; we answered its
+/// rekey, so its new SA is the one (no retry, no second rekey).
+#[test]
+fn simultaneous_ike_rekey_refused_by_the_gateway() {
+    let (mut p, ours) = ike_rekey_in_flight(gateway());
+    let child = p.ike.children[0].spi_in;
+    p.gw.start_ike_rekey();
+    let theirs = p.gw.outbox.pop_front().unwrap();
+    let their_new = p.gw.proposed_ike_spi.unwrap();
+    p.ike.handle_datagram(p.now, &theirs);
+    p.gw.receive(&ours);
+    p.pump();
+    p.advance(Duration::from_secs(60));
+    assert!(
+        p.gw.errors_received.is_empty(),
+        "we answered the gateway's rekey"
+    );
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert!(!p.ike.initiator);
+    assert_eq!(current_spis(&p).0, their_new);
+    assert_eq!(p.gw.ike_rekeys, 1, "no second rekey");
+    assert!(p.gw.old.is_none(), "the gateway deleted the old SA");
+    assert!(p.ike.old.is_empty());
+    assert!(
+        p.gw.rx.iter().all(|r| !is_ike_delete(r)),
+        "nothing for us to delete"
+    );
+}
+
+/// The gateway did not see our request before finishing its own rekey and deletes the old
+/// SA while ours is still unanswered: we answer, forget ours and use its new SA (§2.25.2).
+#[test]
+fn gateway_deletes_the_old_sa_during_a_collision() {
+    let mut gw = gateway();
+    gw.refuse_on_old = true;
+    let (mut p, ours) = ike_rekey_in_flight(gw);
+    let child = p.ike.children[0].spi_in;
     p.gw.start_ike_rekey();
     let theirs = p.gw.outbox.pop_front().unwrap();
     p.ike.handle_datagram(p.now, &theirs);
-    p.gw.receive(&ours.data);
+    let our_answer = p.ike.poll_transmit().unwrap();
+    p.gw.receive(&our_answer.data);
+    let delete =
+        p.gw.outbox
+            .pop_front()
+            .expect("the gateway deletes the old SA");
+    p.ike.handle_datagram(p.now, &delete);
+    assert!(p.ike.request.is_none(), "our rekey is forgotten");
+    // Our request reaches the gateway late, on the SA it is deleting.
+    p.gw.receive(&ours);
     p.pump();
-    // Each side refused the other's with TEMPORARY_FAILURE.
-    assert_eq!(p.gw.errors_received, vec![notify_type::TEMPORARY_FAILURE]);
-    assert_eq!(rekeyed(&p.take_events()), 0);
-    assert_eq!(p.gw.ike_rekeys, 0);
-    // We try again ten seconds later, and that one goes through.
-    p.advance(Duration::from_secs(10));
-    assert_eq!(rekeyed(&p.take_events()), 1);
+    let sends = p.sent.len();
+    p.advance(Duration::from_secs(60));
+    assert_eq!(
+        p.sent.len(),
+        sends,
+        "our forgotten rekey is not retransmitted"
+    );
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert!(!p.ike.initiator);
+    assert!(p.ike.old.is_empty());
     assert_eq!(p.gw.ike_rekeys, 1);
-    current_spis(&p);
-    assert!(p.ike.is_established());
+}
+
+/// The gateway's answer to our rekey arrives before its own crossing request: we already
+/// switched and are deleting the old SA, so its request there gets TEMPORARY_FAILURE
+/// (§2.25.2) and the gateway adopts our new SA when the old one is deleted.
+#[test]
+fn half_seen_ike_rekey_collision() {
+    let mut gw = gateway();
+    gw.rekey_collisions = true;
+    let (mut p, ours) = ike_rekey_in_flight(gw);
+    let child = p.ike.children[0].spi_in;
+    p.gw.start_ike_rekey();
+    let theirs = p.gw.outbox.pop_front().unwrap();
+    p.gw.receive(&ours);
+    let answer = p.gw.outbox.pop_front().unwrap();
+    p.ike.handle_datagram(p.now, &answer);
+    p.ike.handle_datagram(p.now, &theirs);
+    p.pump();
+    p.advance(Duration::from_secs(60));
+    assert_eq!(p.gw.errors_received, vec![notify_type::TEMPORARY_FAILURE]);
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert!(p.ike.initiator, "ours is the one");
+    assert!(p.ike.old.is_empty());
+}
+
+/// A gateway that starts a second IKE SA rekey while a collision is pending gets
+/// TEMPORARY_FAILURE; when it never deletes its redundant SA, that one times out and we
+/// delete the old SA anyway. Nothing panics, and one SA remains.
+#[test]
+fn second_colliding_ike_rekey_is_refused() {
+    let mut gw = gateway();
+    gw.rekey_collisions = true;
+    let (mut p, ours) = ike_rekey_in_flight(gw);
+    let child = p.ike.children[0].spi_in;
+    // The gateway's first rekey has the lowest nonce: ours wins.
+    p.gw.nonce_override = Some(vec![0; 32]);
+    p.gw.start_ike_rekey();
+    let first = p.gw.outbox.pop_front().unwrap();
+    p.ike.handle_datagram(p.now, &first);
+    let answer = p.ike.poll_transmit().unwrap();
+    // A retransmission of it gets the same answer and changes nothing.
+    p.ike.handle_datagram(p.now, &first);
+    assert_eq!(p.ike.poll_transmit().unwrap().data, answer.data);
+    // The gateway "forgets" it and rekeys again at once.
+    p.gw.forget_request();
+    p.gw.start_ike_rekey();
+    let second = p.gw.outbox.pop_front().unwrap();
+    p.ike.handle_datagram(p.now, &second);
+    let refusal = p.ike.poll_transmit().unwrap();
+    p.gw.receive(&refusal.data);
+    assert_eq!(p.gw.errors_received, vec![notify_type::TEMPORARY_FAILURE]);
+    // Our rekey reaches the gateway, which now takes ours as the new SA.
+    p.gw.receive(&ours);
+    p.pump();
+    assert_eq!(
+        p.ike.old.len(),
+        2,
+        "the old SA and the gateway's redundant one"
+    );
+    // The gateway never deletes its redundant SA: it times out, then the old one goes.
+    p.advance(Duration::from_secs(90));
+    assert!(p.ike.old.is_empty(), "{:?}", p.ike.old.len());
+    assert!(p.gw.old.is_none(), "we deleted the old SA");
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert!(p.ike.initiator);
+    assert_eq!(p.gw.ike_rekeys, 1);
 }
 
 #[test]

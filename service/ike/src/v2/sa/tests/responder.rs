@@ -201,12 +201,16 @@ enum After {
     Switch(Box<GwSa>),
     CloseCurrent,
     DropOld,
+    DropRedundant,
+    /// The client deleted the old SA while a crossing rekey of its was pending: it won.
+    AdoptCollision,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Which {
+pub enum Which {
     Current,
     Old,
+    Redundant,
 }
 
 /// State between IKE_SA_INIT and IKE_AUTH.
@@ -279,12 +283,27 @@ pub struct Responder {
     pub nonce_override: Option<Vec<u8>>,
     /// After its own child rekey, delete the old child at once.
     pub auto_delete: bool,
+    /// Handle a client IKE SA rekey that crosses the gateway's own by §2.8.2 (answer it and
+    /// keep the SA with the higher nonces) instead of refusing it with TEMPORARY_FAILURE.
+    pub rekey_collisions: bool,
+    /// Answer CREATE_CHILD_SA on a retired IKE SA with TEMPORARY_FAILURE (else: empty).
+    pub refuse_on_old: bool,
 
     // ---- state ----
     /// The current IKE SA.
     pub sa: Option<GwSa>,
     /// The previous IKE SA after a rekey, until deleted.
     pub old: Option<GwSa>,
+    /// The redundant new IKE SA of a simultaneous rekey, until deleted.
+    pub redundant: Option<GwSa>,
+    /// The client's new IKE SA from a rekey that crossed ours, with its exchange's nonces.
+    ike_collision: Option<(GwSa, Vec<u8>, Vec<u8>)>,
+    /// Delete the old IKE SA once the client deleted the redundant one (we won, §2.8.2).
+    delete_old_after_redundant: bool,
+    /// §2.8.2 collisions resolved: whether the gateway's own new SA survived, per collision.
+    pub collisions: Vec<bool>,
+    /// The initiator SPI the gateway proposed in its last IKE SA rekey.
+    pub proposed_ike_spi: Option<u64>,
     auth: Option<AuthCtx>,
     init_cache: Option<(Vec<u8>, Vec<u8>)>,
     /// IKE_AUTH completed.
@@ -403,8 +422,15 @@ impl Responder {
             duplicate_requests: false,
             nonce_override: None,
             auto_delete: true,
+            rekey_collisions: false,
+            refuse_on_old: false,
             sa: None,
             old: None,
+            redundant: None,
+            ike_collision: None,
+            delete_old_after_redundant: false,
+            collisions: Vec::new(),
+            proposed_ike_spi: None,
             auth: None,
             init_cache: None,
             established: false,
@@ -481,6 +507,7 @@ impl Responder {
         match w {
             Which::Current => self.sa.as_mut().expect("current SA"),
             Which::Old => self.old.as_mut().expect("old SA"),
+            Which::Redundant => self.redundant.as_mut().expect("redundant SA"),
         }
     }
 
@@ -531,6 +558,8 @@ impl Responder {
             Which::Current
         } else if self.old.as_ref().is_some_and(|s| s.matches(&h)) {
             Which::Old
+        } else if self.redundant.as_ref().is_some_and(|s| s.matches(&h)) {
+            Which::Redundant
         } else {
             return;
         };
@@ -705,7 +734,7 @@ impl Responder {
         sa.peer_id = sa.peer_id.wrapping_add(1);
         self.requests.push((h.exchange, id));
         let (answer, after) = match (which, h.exchange) {
-            (Which::Old, _) => {
+            (Which::Old | Which::Redundant, _) => {
                 let deletes = payloads.iter().any(|p| {
                     matches!(
                         p,
@@ -715,12 +744,17 @@ impl Responder {
                         })
                     )
                 });
-                let after = if deletes {
-                    After::DropOld
-                } else {
-                    After::Nothing
+                let after = match (deletes, which) {
+                    (true, Which::Redundant) => After::DropRedundant,
+                    (true, _) => After::DropOld,
+                    _ => After::Nothing,
                 };
-                (vec![], after)
+                let answer = if h.exchange == ExchangeType::CreateChildSa && self.refuse_on_old {
+                    vec![notify(notify_type::TEMPORARY_FAILURE, vec![])]
+                } else {
+                    vec![]
+                };
+                (answer, after)
             }
             (_, ExchangeType::IkeAuth) if !self.established => {
                 (self.answer_auth(&payloads), After::Nothing)
@@ -749,6 +783,19 @@ impl Responder {
                 self.children.clear();
             }
             After::DropOld => self.old = None,
+            After::AdoptCollision => {
+                if let Some((client_sa, _, _)) = self.ike_collision.take() {
+                    self.old = self.sa.take();
+                    self.sa = Some(client_sa);
+                    self.ike_rekeys += 1;
+                }
+            }
+            After::DropRedundant => {
+                self.redundant = None;
+                if std::mem::take(&mut self.delete_old_after_redundant) {
+                    self.send_delete_ike_on(Which::Old);
+                }
+            }
         }
     }
 
@@ -1082,7 +1129,14 @@ impl Responder {
                 After::Nothing,
             );
         }
-        if self.busy() {
+        let own_ike_rekey = self.sa.as_ref().is_some_and(|s| {
+            matches!(
+                s.request.as_ref().map(|r| &r.pending),
+                Some(GwPending::RekeyIke { .. })
+            )
+        });
+        let colliding = self.rekey_collisions && own_ike_rekey && self.ike_collision.is_none();
+        if self.busy() && !colliding {
             return (
                 vec![notify(notify_type::TEMPORARY_FAILURE, vec![])],
                 After::Nothing,
@@ -1125,6 +1179,14 @@ impl Responder {
             .unwrap();
         chosen.spi = new_spi.to_be_bytes().to_vec();
         let new = GwSa::new(&self.provider, keys, their_spi, new_spi, false);
+        if colliding {
+            let ni = ni.clone();
+            self.ike_collision = Some((new, ni, nr.clone()));
+            return (
+                vec![Payload::Sa(vec![chosen]), Payload::Nonce(nr), our_ke],
+                After::Nothing,
+            );
+        }
         (
             vec![Payload::Sa(vec![chosen]), Payload::Nonce(nr), our_ke],
             After::Switch(Box::new(new)),
@@ -1223,6 +1285,10 @@ impl Responder {
                 Payload::Delete(Delete {
                     protocol: ProtocolId::Ike,
                     ..
+                }) if self.ike_collision.is_some() => return (vec![], After::AdoptCollision),
+                Payload::Delete(Delete {
+                    protocol: ProtocolId::Ike,
+                    ..
                 }) => return (vec![], After::CloseCurrent),
                 Payload::Delete(Delete {
                     protocol: ProtocolId::Esp,
@@ -1272,6 +1338,9 @@ impl Responder {
                     self.children.clear();
                 }
                 Which::Old => self.old = None,
+                Which::Redundant => {
+                    self.redundant = None;
+                }
             },
             GwPending::DeleteChild(spi) => {
                 if let Some(i) = self.children.iter().position(|c| c.spi_in == spi) {
@@ -1373,6 +1442,12 @@ impl Responder {
         p: &[Payload],
     ) {
         if error_of(p).is_some() {
+            // Refused: a crossing rekey of the client's, if any, is the new SA.
+            if let Some((theirs, _, _)) = self.ike_collision.take() {
+                self.old = self.sa.take();
+                self.sa = Some(theirs);
+                self.ike_rekeys += 1;
+            }
             return;
         }
         let (Some(sa), Some(nr), Some(theirs)) = (sa_of(p), nonce_of(p), ke_of(p)) else {
@@ -1388,6 +1463,26 @@ impl Responder {
             .derive_rekey(&*self.provider, algs, &shared, ni, nr, new_spi, their_spi)
             .unwrap();
         let new = GwSa::new(&self.provider, keys, new_spi, their_spi, true);
+        if let Some((client_sa, cni, cnr)) = self.ike_collision.take() {
+            // §2.8.2: the new SA whose exchange has the lowest nonce is redundant; its
+            // creator deletes it, and the survivor's creator deletes the old SA after that.
+            let ours_redundant = nonce_min(ni, nr) < nonce_min(&cni, &cnr);
+            self.collisions.push(!ours_redundant);
+            self.old = self.sa.take();
+            self.ike_rekeys += 1;
+            if ours_redundant {
+                self.sa = Some(client_sa);
+                self.redundant = Some(new);
+                if self.auto_delete {
+                    self.send_delete_ike_on(Which::Redundant);
+                }
+            } else {
+                self.sa = Some(new);
+                self.redundant = Some(client_sa);
+                self.delete_old_after_redundant = self.auto_delete;
+            }
+            return;
+        }
         self.old = self.sa.take();
         self.sa = Some(new);
         self.ike_rekeys += 1;
@@ -1417,6 +1512,36 @@ impl Responder {
     // ------------------------------------------------------------------------------------
     // Requests of the gateway
     // ------------------------------------------------------------------------------------
+
+    /// Deletes the IKE SA `which` (a retired or redundant one) with a DELETE on that SA.
+    pub fn send_delete_ike_on(&mut self, which: Which) {
+        let sa = self.sa_mut(which);
+        let id = sa.next_id;
+        sa.next_id += 1;
+        let data = sa.seal(
+            ExchangeType::Informational,
+            id,
+            false,
+            &[Payload::Delete(Delete {
+                protocol: ProtocolId::Ike,
+                spis: vec![],
+            })],
+        );
+        sa.request = Some(GwRequest {
+            id,
+            data: data.clone(),
+            pending: GwPending::DeleteIke,
+        });
+        self.outbox.push_back(data);
+    }
+
+    /// Forgets the gateway's outstanding request on the current SA as if it had been
+    /// answered, so that a hostile test can send another one at once.
+    pub fn forget_request(&mut self) {
+        if let Some(sa) = self.sa.as_mut() {
+            sa.request = None;
+        }
+    }
 
     fn send(&mut self, exchange: ExchangeType, payloads: &[Payload], pending: GwPending) {
         let dup = self.duplicate_requests;
@@ -1519,6 +1644,7 @@ impl Responder {
         let group: DhGroup = self.cur().keys.algs.dh;
         let ke = self.provider.key_exchange(group).unwrap();
         let new_spi = self.random_ike_spi();
+        self.proposed_ike_spi = Some(new_spi);
         let ni = self.nonce();
         let payloads = vec![
             Payload::Sa(ike_to_wire(&self.ike_proposals, &new_spi.to_be_bytes())),

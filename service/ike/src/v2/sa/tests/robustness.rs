@@ -244,7 +244,7 @@ proptest! {
             theirs.sort();
             prop_assert_eq!(ours, theirs);
             prop_assert_eq!(p.ike.children.len(), 1);
-            prop_assert!(p.ike.old.is_none());
+            prop_assert!(p.ike.old.is_empty());
             // Every child the service was told about with keys matches the gateway's.
             for c in child_ups(&events) {
                 if p.gw.child(c.spi_out).is_some() {
