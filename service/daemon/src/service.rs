@@ -92,6 +92,10 @@ impl Service {
                         format!("`{profile}` is connected; disconnect it first"),
                     ));
                 }
+                // A failed connection may still hold its kill switch: it ends with its profile.
+                if self.connections.lock().await.contains_key(&profile) {
+                    let _ = self.disconnect(Some(profile.clone())).await;
+                }
                 self.store
                     .remove(&profile)
                     .map_err(|e| store_error(&profile, e))?;
@@ -246,6 +250,8 @@ impl Service {
             ),
             _ => None,
         };
+        let kill_switch = profile.network.kill_switch;
+        let mut reused = false;
         let mut status = {
             let mut conns = self.connections.lock().await;
             if let Some(h) = conns.get(&id) {
@@ -263,25 +269,59 @@ impl Service {
                     ));
                 }
             }
+            if let Some(refusal) = kill_switch_clash(&conns, &id, kill_switch) {
+                return Err(refusal);
+            }
             if let Some(warning) = convert::aggressive_psk_warning(&profile) {
                 // Once per connect (not per reconnect attempt), tagged with the profile like
                 // the connection's own lines, so `strait logs` and the app show it with them.
                 tracing::info_span!("connection", profile = %id).in_scope(|| warn!("{warning}"));
             }
-            let handle = connection::spawn(ConnectParams {
-                id: id.clone(),
-                profile,
-                secrets: ConnSecrets {
-                    secret: Some(secret),
-                    xauth_password,
-                },
-                state_dir: self.state_dir.clone(),
-                events: self.events.clone(),
-            });
-            let rx = handle.status.clone();
-            conns.insert(id.clone(), handle);
-            rx
+            let secrets = ConnSecrets {
+                secret: Some(secret),
+                xauth_password,
+            };
+            match conns.get_mut(&id) {
+                // A failed connection that still holds its kill switch: connect again through
+                // it, so the block never lifts in between.
+                Some(h) if !h.task.is_finished() => {
+                    let mut rx = h.status.clone();
+                    rx.mark_unchanged();
+                    h.kill_switch = kill_switch;
+                    let command = Command::Connect {
+                        profile: Box::new(profile),
+                        secrets,
+                    };
+                    if h.commands.send(command).is_err() {
+                        return Err(IpcError::new(
+                            ErrorKind::Internal,
+                            "the previous attempt was still ending; connect again",
+                        ));
+                    }
+                    reused = true;
+                    rx
+                }
+                _ => {
+                    let handle = connection::spawn(ConnectParams {
+                        id: id.clone(),
+                        profile,
+                        secrets,
+                        state_dir: self.state_dir.clone(),
+                        events: self.events.clone(),
+                    });
+                    let rx = handle.status.clone();
+                    conns.insert(id.clone(), handle);
+                    rx
+                }
+            }
         };
+        // A reused connection still shows its old failure until it starts over.
+        if reused && status.changed().await.is_err() {
+            return Err(IpcError::new(
+                ErrorKind::Internal,
+                "the connection task ended",
+            ));
+        }
         loop {
             let s = status.borrow_and_update().clone();
             match s.state {
@@ -362,6 +402,30 @@ impl Service {
     pub async fn shutdown(&self) {
         let _ = self.disconnect(None).await;
     }
+}
+
+/// Why `id` may not connect now: each kill switch lets traffic through its own tunnel only,
+/// so a connection with one cannot share the machine with any other active connection.
+fn kill_switch_clash(
+    conns: &HashMap<String, ConnHandle>,
+    id: &str,
+    kill_switch: bool,
+) -> Option<IpcError> {
+    let (other, h) = conns.iter().find(|(other, h)| {
+        other.as_str() != id
+            && (kill_switch || h.kill_switch)
+            && !h.task.is_finished()
+            && h.status.borrow().state != ConnState::Disconnected
+    })?;
+    let holder = if h.kill_switch { other.as_str() } else { id };
+    Some(IpcError::new(
+        ErrorKind::BadRequest,
+        format!(
+            "`{holder}` has its kill switch on, which blocks all traffic outside its own \
+             tunnel, so `{id}` cannot connect while `{other}` is active; disconnect `{other}` \
+             first"
+        ),
+    ))
 }
 
 /// A relative path without `..`, root or prefix components.

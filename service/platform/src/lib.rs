@@ -165,7 +165,7 @@ pub struct FirewallPolicy {
 
 /// The kill switch of one connection. One per connection; it outlives single attempts (the
 /// block stays up through reconnects and failures until the user disconnects).
-pub trait Firewall: Send {
+pub trait Firewall: Send + Sync {
     /// Puts `policy` in place, replacing the previous one of this connection atomically (no
     /// moment without a block in between). Journaled before it is applied.
     fn apply(&mut self, policy: &FirewallPolicy) -> Result<(), PlatformError>;

@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::datapath::Datapath;
 use super::tunnel::{self, Tunnel};
-use super::{Command, Connection};
+use super::Connection;
 use crate::convert::{self, ConnSecrets};
 
 /// What happened in one step.
@@ -28,8 +28,9 @@ pub(super) enum Step {
     Up,
     /// The IKE SA is gone (`None`: closed on purpose or without a reason).
     Closed(Option<IkeError>),
-    /// The service asked for something.
-    Command(Command),
+    /// The service asked to disconnect (the only command a live session gets: `Connect` goes
+    /// to connections in the error state only).
+    Disconnect,
 }
 
 /// Why a session could not even start.
@@ -56,11 +57,34 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// Resolves the gateway, opens the sockets and sends IKE_SA_INIT.
-    pub async fn open(conn: &Connection, mut secrets: ConnSecrets) -> Result<Session, OpenError> {
-        let remote = resolve(conn)
-            .await
-            .map_err(|error| OpenError { error, retry: true })?;
+    /// Resolves the gateway, turns the kill switch on (if the profile has one), opens the
+    /// sockets and sends IKE_SA_INIT.
+    pub async fn open(
+        conn: &mut Connection,
+        mut secrets: ConnSecrets,
+    ) -> Result<Session, OpenError> {
+        let remote = match (resolve(conn).await, conn.gateway) {
+            (Ok(remote), _) => remote,
+            // Behind the kill switch DNS outside the tunnel is blocked: reconnect to the
+            // address the name had.
+            (Err(error), Some(last)) if conn.kill_switch.is_some() => {
+                warn!("{}; trying its last known address {last}", error.message);
+                last
+            }
+            (Err(error), _) => {
+                // Nothing to connect to; still block, the profile wants no leak meanwhile.
+                conn.block(None).map_err(|error| OpenError {
+                    error,
+                    retry: false,
+                })?;
+                return Err(OpenError { error, retry: true });
+            }
+        };
+        conn.gateway = Some(remote);
+        conn.block(Some(remote)).map_err(|error| OpenError {
+            error,
+            retry: false,
+        })?;
         conn.publish(|s| s.gateway_address = Some(remote.ip().to_string()));
         let (ike_sock, natt_sock) = sockets(remote).await.map_err(|e| OpenError {
             error: IpcError::new(
@@ -241,10 +265,8 @@ impl Session {
             }
             Some(m) = self.ike_rx.recv() => self.sa.handle_datagram(Instant::now(), &m),
             _ = tokio::time::sleep_until(deadline) => self.sa.handle_timeout(Instant::now()),
-            cmd = conn.commands.recv() => {
-                // A dropped handle means the service is going away: disconnect too.
-                return Step::Command(cmd.unwrap_or(Command::Disconnect));
-            }
+            // A dropped handle means the service is going away: disconnect too.
+            _ = conn.commands.recv() => return Step::Disconnect,
             _ = async {
                 match &mut self.nat_keepalive {
                     Some(iv) => { iv.tick().await; }

@@ -41,8 +41,9 @@ pub enum TunnelError {
     Platform(#[from] strait_platform::PlatformError),
 }
 
-/// Interface name for a profile (at most 15 bytes on Linux).
-fn tun_name(id: &str) -> String {
+/// Interface name for a profile (at most 15 bytes on Linux). Known before the device exists,
+/// so the kill switch can let it through from the start.
+pub(super) fn tun_name(id: &str) -> String {
     let clean: String = id
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')

@@ -22,7 +22,7 @@ pub(in super::super) async fn run(conn: &mut Connection, mut session: Box<Sessio
     loop {
         match session.step(conn).await {
             Step::Continue | Step::Up => {}
-            Step::Command(_) => {
+            Step::Disconnect => {
                 session.close();
                 return State::Disconnecting(session);
             }

@@ -40,7 +40,7 @@ pub(in super::super) async fn run(conn: &mut Connection, attempt: u32) -> State 
                     ),
                 };
             }
-            Step::Command(_) => {
+            Step::Disconnect => {
                 session.close();
                 return State::Disconnecting(Box::new(session));
             }

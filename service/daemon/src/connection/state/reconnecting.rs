@@ -1,5 +1,6 @@
 //! Reconnecting: the gateway was lost; wait (backing off) and try again, until the user
-//! disconnects. The reason stays visible in the status meanwhile.
+//! disconnects. The reason stays visible in the status meanwhile (with the kill switch's note
+//! when it holds traffic).
 
 use std::time::Duration;
 
@@ -16,9 +17,10 @@ pub(in super::super) async fn run(conn: &mut Connection, attempt: u32, reason: S
     let index = (attempt.max(1) as usize - 1).min(BACKOFF.len() - 1);
     let wait = BACKOFF[index];
     warn!("{reason}; reconnecting in {wait} s");
+    let shown = conn.with_block_note(&reason);
     conn.publish(|s| {
         s.state = ConnState::Reconnecting;
-        s.reason = Some(reason.clone());
+        s.reason = Some(shown);
         s.uptime_secs = None;
         s.ike_rekey_in_secs = None;
         s.child_rekey_in_secs = None;
