@@ -7,6 +7,9 @@
 //!   why in plain words;
 //! * `strait disconnect`: the block is lifted (the gateway's address answers again) and no
 //!   `strait_*` nftables table is left in the client namespace;
+//! * a failed first attempt keeps the block, and connecting again goes through it;
+//! * stopping the service lifts the block; a crashed service's block is removed at its next
+//!   start;
 //! * a profile without the kill switch leaves nftables untouched.
 //!
 //! Needs root and strongSwan; everything happens in the lab's namespaces:
@@ -243,4 +246,45 @@ fn a_failed_first_attempt_stays_blocked_until_disconnect() {
     assert!(svc.cli(&["disconnect"]).status.success());
     assert!(lab.ping(Node::Client, gateway), "not lifted by disconnect");
     assert!(!ruleset(&lab).contains("strait_"));
+}
+
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn a_stopped_or_crashed_service_leaves_no_block() {
+    let gw = GatewayConfig::default();
+    let lab = Lab::start(Topology::default(), &gw).unwrap();
+    let gateway = lab.gateway_addr();
+
+    // A clean stop (SIGTERM) disconnects, which lifts the block.
+    let svc = Service::start(&lab);
+    svc.connect(&lab, "ks", &gw, "kill_switch = true\n");
+    assert!(!lab.ping(Node::Client, gateway));
+    lab.stop(&svc.handle).unwrap();
+    assert!(
+        !ruleset(&lab).contains("strait_"),
+        "the service stopped and left its block"
+    );
+    assert!(lab.ping(Node::Client, gateway));
+
+    // A crash (SIGKILL) leaves the block; the next start removes it.
+    let svc = Service::start(&lab);
+    svc.connect(&lab, "ks", &gw, "kill_switch = true\n");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &svc.handle.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    lab.stop(&svc.handle).unwrap();
+    assert!(ruleset(&lab).contains("table inet strait_ks"));
+    assert!(!lab.ping(Node::Client, gateway));
+    let _ = std::fs::remove_file(&svc.inner.socket); // the crashed service's socket
+    let svc = Service::start(&lab);
+    assert!(
+        wait_until(Duration::from_secs(5), || !ruleset(&lab)
+            .contains("strait_")),
+        "the crashed run's block survived the next start:\n{}",
+        svc.handle.output()
+    );
+    assert!(lab.ping(Node::Client, gateway));
+    assert!(svc.handle.output().contains("undid"));
 }
