@@ -179,11 +179,13 @@ fn a_crash_is_undone_at_the_next_start() {
 }
 
 /// The far end of the uplink, in a network namespace of its own (a second thread's): the
-/// "gateway" 198.18.5.1 (and fd53::1) with a UDP socket on port 500, and "another host"
-/// 198.18.5.9 (and fd53::9) with a TCP listener on port 8080. The sockets come back to the
+/// "gateway" 198.18.5.1 and fd53::1 with UDP sockets on port 500, and "another host"
+/// 198.18.5.9 (and fd53::9) with a TCP listener on port 8080 and a "DHCP server" on UDP 67. The sockets come back to the
 /// caller; the namespace lives until `stop` is sent.
 struct Peer {
     ike: UdpSocket,
+    ike6: UdpSocket,
+    dhcp: UdpSocket,
     web: TcpListener,
     stop: mpsc::Sender<()>,
     thread: std::thread::JoinHandle<()>,
@@ -192,7 +194,8 @@ struct Peer {
 fn peer() -> Peer {
     let (tid_tx, tid_rx) = mpsc::channel::<String>();
     let (moved_tx, moved_rx) = mpsc::channel::<()>();
-    let (sock_tx, sock_rx) = mpsc::channel::<(UdpSocket, TcpListener)>();
+    let (sock_tx, sock_rx) = mpsc::channel::<[UdpSocket; 3]>();
+    let (web_tx, web_rx) = mpsc::channel::<TcpListener>();
     let (stop, stop_rx) = mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
         unshare(CloneFlags::CLONE_NEWNET).unwrap();
@@ -207,19 +210,32 @@ fn peer() -> Peer {
         ip("-6 addr add fd53::1/64 dev up0p nodad");
         ip("-6 addr add fd53::9/64 dev up0p nodad");
         ip("link set up0p up");
-        let ike = UdpSocket::bind("198.18.5.1:500").unwrap();
-        ike.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let udp = |addr: &str| {
+            let s = UdpSocket::bind(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            s
+        };
+        sock_tx
+            .send([
+                udp("198.18.5.1:500"),
+                udp("[fd53::1]:500"),
+                udp("198.18.5.9:67"),
+            ])
+            .unwrap();
         let web = TcpListener::bind("198.18.5.9:8080").unwrap();
         web.set_nonblocking(true).unwrap();
-        sock_tx.send((ike, web)).unwrap();
+        web_tx.send(web).unwrap();
         let _ = stop_rx.recv();
     });
     let tid = tid_rx.recv().unwrap();
     ip(&format!("link set up0p netns {tid}"));
     moved_tx.send(()).unwrap();
-    let (ike, web) = sock_rx.recv().unwrap();
+    let [ike, ike6, dhcp] = sock_rx.recv().unwrap();
+    let web = web_rx.recv().unwrap();
     Peer {
         ike,
+        ike6,
+        dhcp,
         web,
         stop,
         thread,
@@ -236,22 +252,28 @@ fn pings(args: &str) -> bool {
         .success()
 }
 
-/// A datagram from the client to the gateway's port 500 arrives, and the answer comes back.
-fn ike_round_trip(peer: &Peer) -> bool {
-    let client = UdpSocket::bind("0.0.0.0:0").unwrap();
+/// A datagram from the client (bound to `local`) to `server` at `to` arrives, and the answer
+/// comes back.
+fn udp_round_trip(local: &str, server: &UdpSocket, to: &str) -> bool {
+    let client = UdpSocket::bind(local).unwrap();
     client
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
-    if client.send_to(b"ike", "198.18.5.1:500").is_err() {
+    if client.send_to(b"hello", to).is_err() {
         return false;
     }
     let mut buf = [0u8; 16];
-    let Ok((n, from)) = peer.ike.recv_from(&mut buf) else {
+    let Ok((n, from)) = server.recv_from(&mut buf) else {
         return false;
     };
-    assert_eq!(&buf[..n], b"ike");
-    peer.ike.send_to(b"ok", from).unwrap();
+    assert_eq!(&buf[..n], b"hello");
+    server.send_to(b"ok", from).unwrap();
     client.recv(&mut buf).is_ok_and(|n| &buf[..n] == b"ok")
+}
+
+/// IKE from the client to the gateway's port 500 and back.
+fn ike_round_trip(peer: &Peer) -> bool {
+    udp_round_trip("0.0.0.0:0", &peer.ike, "198.18.5.1:500")
 }
 
 fn tcp_connects() -> bool {
@@ -310,6 +332,35 @@ fn kill_switch_blocks_all_but_the_gateway_and_lifts_again() {
         assert!(
             accepted.read(&mut buf).is_err(),
             "an established flow is cut"
+        );
+        assert!(
+            udp_round_trip("0.0.0.0:68", &peer.dhcp, "198.18.5.9:67"),
+            "DHCP passes (the link keeps its lease)"
+        );
+        assert!(
+            !udp_round_trip("0.0.0.0:0", &peer.dhcp, "198.18.5.9:67"),
+            "only DHCP's own ports pass"
+        );
+
+        // An IPv6 gateway: IKE with it passes, which needs neighbour discovery to pass too.
+        ks.apply(&FirewallPolicy {
+            tunnel_interface: "st-acme-hq".into(),
+            gateway: Some("fd53::1".parse().unwrap()),
+            ike_port: 500,
+        })
+        .unwrap();
+        ip("-6 neigh flush dev up0");
+        assert!(
+            udp_round_trip("[::]:0", &peer.ike6, "[fd53::1]:500"),
+            "IKE with an IPv6 gateway passes"
+        );
+        assert!(
+            !pings("fd53::1"),
+            "only IKE/ESP with the IPv6 gateway passes"
+        );
+        assert!(
+            !ike_round_trip(&peer),
+            "the IPv4 address is not the gateway now"
         );
 
         // Applying again (a reconnect with a new gateway address) replaces the table.
