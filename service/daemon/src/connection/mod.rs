@@ -80,6 +80,7 @@ pub fn spawn(params: ConnectParams) -> ConnHandle {
                 commands: cmd_rx,
                 params,
                 kill_switch: None,
+                block: None,
                 gateway: None,
             };
             conn.run().await;
@@ -125,6 +126,9 @@ pub(super) struct Connection {
     /// The kill switch while it is on (from the start of connecting until the user
     /// disconnects).
     kill_switch: Option<Box<dyn Firewall>>,
+    /// The policy the kill switch last put in place (to log only changes: every reconnect
+    /// attempt re-applies it, which also heals a table someone deleted).
+    block: Option<FirewallPolicy>,
     /// The gateway's address as last resolved: a reconnect behind the kill switch cannot ask
     /// DNS outside the tunnel, and falls back to it.
     gateway: Option<SocketAddr>,
@@ -186,18 +190,22 @@ impl Connection {
                 ),
             )
         })?;
-        match gateway {
-            Some(g) => info!(
-                "kill switch on: only the tunnel and IKE/ESP with {} pass",
-                g.ip()
-            ),
-            None => info!("kill switch on: all traffic outside the tunnel is blocked"),
+        if self.block.as_ref() != Some(&policy) {
+            match gateway {
+                Some(g) => info!(
+                    "kill switch on: only the tunnel and IKE/ESP with {} pass",
+                    g.ip()
+                ),
+                None => info!("kill switch on: all traffic outside the tunnel is blocked"),
+            }
         }
+        self.block = Some(policy);
         Ok(())
     }
 
     /// Lifts the kill switch's block, if one is on.
     fn lift_kill_switch(&mut self) {
+        self.block = None;
         if let Some(mut ks) = self.kill_switch.take() {
             match ks.revert() {
                 Ok(()) => info!("kill switch off: traffic outside the tunnel flows again"),
