@@ -448,6 +448,18 @@ describe("connecting", () => {
     }));
     expect(root.querySelector("#state")?.textContent).toBe("Failed");
     expect(root.querySelector("#reason")?.textContent).toContain("rejected");
+    // A failed connection can be retried or dismissed (which also lifts a kill switch).
+    expect(root.querySelector<HTMLButtonElement>("#connect")?.disabled).toBe(false);
+    const disconnect = root.querySelector<HTMLButtonElement>("#disconnect")!;
+    expect(disconnect.disabled).toBe(false);
+    disconnect.click();
+    await tick();
+    expect(calls.find((c) => c.cmd === "disconnect")?.args).toEqual({ profile: "acme-hq" });
+  });
+
+  it("offers no disconnect when there is nothing to disconnect", async () => {
+    const root = await mount();
+    expect(root.querySelector<HTMLButtonElement>("#disconnect")?.disabled).toBe(true);
   });
 
   it("keeps typed text while counters update", async () => {

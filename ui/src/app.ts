@@ -442,7 +442,8 @@ export class StraitApp {
     connect.addEventListener("click", () => void this.connect(p.id));
     const disconnect = h(
       "button",
-      { id: "disconnect", type: "button", disabled: down || !active },
+      // Also after a failure: disconnecting dismisses it, and lifts a kill switch's block.
+      { id: "disconnect", type: "button", disabled: down || state === "disconnected" },
       "Disconnect",
     );
     disconnect.addEventListener("click", () => void this.disconnect(p.id));
