@@ -298,3 +298,115 @@ fn rekeys_from_both_sides_keep_the_tunnel_up() {
         );
     });
 }
+
+/// §2.8.2 against strongSwan: our IKE SA rekey request is held back until the gateway's own
+/// (`swanctl --rekey --ike`) has reached us and been answered (answer held too), then both are
+/// sent, ours first, so both exchanges cross for certain. Whichever new SA has the lowest nonce loses (random here): either way
+/// one IKE SA remains on both sides, we report one rekey, and the child carries traffic.
+#[test]
+#[ignore = "needs root and strongSwan (cargo xtask test runs it)"]
+fn simultaneous_ike_rekeys_collide_and_one_sa_survives() {
+    let lab = lab_with(&GatewayConfig::default());
+    let ns = lab.ns(Node::Client).unwrap().to_string();
+    let gw = lab.gateway().unwrap();
+    in_netns(&ns, || {
+        let mut d = Driver::new(&lab, |c| c.ike_lifetime = Duration::from_secs(8));
+        assert!(d.run_until(Duration::from_secs(10), |d| !d.children().is_empty()));
+        let at = d.sa.rekey_times().ike.expect("an IKE rekey planned");
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        d.sa.handle_timeout(Instant::now());
+        let ours = d.sa.poll_transmit().expect("our IKE SA rekey");
+        // IKE header byte 18 is the exchange type; 36 = CREATE_CHILD_SA.
+        assert_eq!(ours.data[18], 36, "a CREATE_CHILD_SA request");
+        let out = gw
+            .swanctl(&["--rekey", "--ike", "lab"], Duration::from_secs(5))
+            .unwrap();
+        assert!(out.status.success(), "swanctl --rekey: {out:?}");
+        // The gateway's request reaches us first; we answer it (the collision is pending).
+        let mut buf = vec![0u8; 65536];
+        let deadline = Instant::now() + Duration::from_secs(5);
+        d.s4500.set_nonblocking(false).unwrap();
+        d.s4500
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut seen = false;
+        while !seen && Instant::now() < deadline {
+            let Ok((n, _)) = d.s4500.recv_from(&mut buf) else {
+                continue;
+            };
+            let m = &buf[..n];
+            // Non-ESP marker, then an IKE request (no Response flag) of CREATE_CHILD_SA.
+            if n > 32 && m[..4] == [0; 4] && m[4 + 18] == 36 && m[4 + 19] & 0x20 == 0 {
+                d.sa.handle_datagram(Instant::now(), &m[4..]);
+                seen = true;
+            } else if n > 4 && m[..4] == [0; 4] {
+                d.sa.handle_datagram(Instant::now(), &m[4..]);
+            }
+        }
+        d.s4500.set_nonblocking(true).unwrap();
+        assert!(seen, "the gateway's IKE SA rekey never arrived");
+        // Ours first, then our answer to the gateway's: strongSwan gets our request while its
+        // own is outstanding, so both sides see the collision and compare the nonces.
+        let mut m = vec![0u8; 4];
+        m.extend_from_slice(&ours.data);
+        d.s4500.send_to(&m, (d.gateway, 4500)).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        while let Some(t) = d.sa.poll_transmit() {
+            let mut m = vec![0u8; 4];
+            m.extend_from_slice(&t.data);
+            d.s4500.send_to(&m, (d.gateway, 4500)).unwrap();
+        }
+        d.run_until(Duration::from_secs(4), |d| d.closed().is_some());
+        assert!(d.closed().is_none(), "closed: {:?}", d.closed());
+        let ike_rekeys = d
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::IkeSaRekeyed { .. }))
+            .count();
+        assert_eq!(ike_rekeys, 1, "one IkeSaRekeyed: {:?}", d.events);
+        let log = gw.log();
+        let collision: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                l.contains("collision") || l.contains("deleting IKE_SA") || l.contains("rekeyed")
+            })
+            .collect();
+        eprintln!("gateway: {collision:?}");
+        assert!(
+            collision
+                .iter()
+                .any(|l| l.contains("collision won") || l.contains("collision lost")),
+            "strongSwan did not resolve a collision:\n{log}"
+        );
+        let sas = gw.list_sas().unwrap();
+        assert_eq!(sas.len(), 1, "exactly one IKE SA left: {sas:?}");
+        assert_eq!(sas[0].state, "ESTABLISHED");
+        assert_eq!(sas[0].children.len(), 1, "the child moved: {sas:?}");
+        assert!(d.sa.is_established());
+        let child = d.children()[0].clone_info();
+        assert!(d.ping_through(&child, 1), "no traffic after the collision");
+        // The surviving IKE SA works both ways: the gateway rekeys the child over it, and
+        // the new child (keys from the survivor's SK_d) carries traffic.
+        let out = gw
+            .swanctl(&["--rekey", "--child", "lan"], Duration::from_secs(5))
+            .unwrap();
+        assert!(out.status.success(), "swanctl --rekey --child: {out:?}");
+        assert!(d.run_until(Duration::from_secs(5), |d| d.children().len() >= 2));
+        let mut fresh = d.children()[0].clone_info();
+        let new = d.children().last().unwrap().clone_info();
+        assert_eq!(new.replaces, Some(fresh.spi_in));
+        fresh.spi_in = new.spi_in;
+        fresh.spi_out = new.spi_out;
+        fresh.encr_in = new.encr_in.clone();
+        fresh.encr_out = new.encr_out.clone();
+        fresh.integ_in = new.integ_in.clone();
+        fresh.integ_out = new.integ_out.clone();
+        fresh.algorithms = new.algorithms;
+        // strongSwan's userspace ESP may still answer on the old child for a moment.
+        assert!(
+            (2..6).any(|seq| d.ping_through(&fresh, seq)),
+            "no traffic over the rekeyed child"
+        );
+        assert!(d.closed().is_none());
+    });
+}
