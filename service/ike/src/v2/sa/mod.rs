@@ -126,6 +126,8 @@ struct OldSa {
 /// The most retired IKE SAs kept at once (the old one, a redundant one, and a spare for a
 /// gateway that rekeys again at once); a further one replaces the oldest.
 const MAX_OLD_SAS: usize = 3;
+/// The most messages kept for the gateway's new SA while a collision is undecided.
+const MAX_EARLY: usize = 4;
 
 /// The IKEv2 SA of one connection, with its child SAs.
 pub struct IkeSa {
@@ -160,6 +162,9 @@ pub struct IkeSa {
     /// The gateway rekeyed the IKE SA while our own rekey was in flight (§2.8.2): its new SA,
     /// decided on once our request is answered.
     ike_collision: Option<rekey::IkeCollision>,
+    /// Messages on the gateway's new SA of a pending collision, handled once it is decided
+    /// (at most [`MAX_EARLY`]).
+    early: Vec<Vec<u8>>,
     /// The gateway deleted the IKE SA or its last child; we stop once our answer is out.
     peer_closed: bool,
     /// When the SA was created (the instant that [`Config::wall_clock`] corresponds to).
@@ -247,6 +252,7 @@ impl IkeSa {
             closing: None,
             switch_after_response: None,
             ike_collision: None,
+            early: Vec::new(),
             peer_closed: false,
             started: now,
             fragmentation: false,
@@ -416,6 +422,18 @@ impl IkeSa {
         };
         let in_init = matches!(self.phase, Phase::Init(_));
         if ours != self.spi_ours || (!in_init && theirs != self.spi_theirs) {
+            if self
+                .ike_collision
+                .as_ref()
+                .is_some_and(|c| c.matches(&header))
+                && self.early.len() < MAX_EARLY
+            {
+                // The gateway already uses (or deletes) its new SA of a simultaneous rekey
+                // we have not decided on yet: keep it until we have.
+                debug!("keeping a message on the gateway's pending new IKE SA");
+                self.early.push(data.to_vec());
+                return;
+            }
             debug!("dropping a message for another IKE SA");
             return;
         }
@@ -430,6 +448,12 @@ impl IkeSa {
             self.handle_request(now, &header, data);
         }
         self.start_next(now);
+        if self.ike_collision.is_none() && !self.early.is_empty() {
+            // The collision is decided: the kept messages belong to an SA we now know.
+            for d in std::mem::take(&mut self.early) {
+                self.handle_datagram(now, &d);
+            }
+        }
     }
 
     fn handle_response(&mut self, now: Instant, header: &Header, data: &[u8]) {
@@ -978,6 +1002,7 @@ impl IkeSa {
         self.queue.clear();
         self.old.clear();
         self.ike_collision = None;
+        self.early.clear();
         self.events.push_back(Event::Closed { error });
     }
 

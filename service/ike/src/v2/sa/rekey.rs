@@ -49,6 +49,13 @@ pub(super) struct IkeCollision {
     nr: Vec<u8>,
 }
 
+impl IkeCollision {
+    /// Whether a message belongs to the gateway's new SA (it is that SA's initiator).
+    pub(super) fn matches(&self, h: &crate::v2::wire::Header) -> bool {
+        h.spi_i == self.new.spi_theirs && h.spi_r == self.new.spi_ours
+    }
+}
+
 /// A new IKE SA, ready to replace the current one.
 pub(super) struct NewIkeSa {
     spi_ours: u64,

@@ -1541,6 +1541,49 @@ fn simultaneous_ike_rekey_we_win() {
     simultaneous_ike_rekey(false);
 }
 
+/// We win the collision, but the gateway's DELETE of its redundant SA overtakes its answer
+/// to our rekey: the DELETE is kept until the answer decides the collision, then answered on
+/// the redundant SA, and the old SA is deleted at once (no wait for a time-out).
+#[test]
+fn early_delete_of_the_redundant_sa_is_kept_until_decided() {
+    let mut gw = gateway();
+    gw.rekey_collisions = true;
+    let (mut p, ours) = ike_rekey_in_flight(gw);
+    let child = p.ike.children[0].spi_in;
+    let (old_i, old_r) = current_spis(&p);
+    p.gw.nonce_override = Some(vec![0; 32]);
+    p.gw.start_ike_rekey();
+    let theirs = p.gw.outbox.pop_front().unwrap();
+    p.ike.handle_datagram(p.now, &theirs);
+    let our_answer = p.ike.poll_transmit().unwrap();
+    p.gw.receive(&ours);
+    let gw_answer = p.gw.outbox.pop_front().unwrap();
+    p.gw.receive(&our_answer.data);
+    let delete_redundant = p.gw.outbox.pop_front().expect("the gateway deletes its SA");
+    assert!(p.gw.outbox.is_empty());
+    // Reordered: the DELETE first.
+    p.ike.handle_datagram(p.now, &delete_redundant);
+    assert!(p.ike.poll_transmit().is_none(), "nothing to say yet");
+    p.ike.handle_datagram(p.now, &gw_answer);
+    p.pump();
+    assert_eq!(p.gw.collisions, vec![false]);
+    assert!(p.gw.redundant.is_none(), "we answered the DELETE on it");
+    assert!(
+        p.gw.old.is_none(),
+        "and then deleted the old SA, without waiting"
+    );
+    assert!(p.ike.old.is_empty());
+    let deletes: Vec<&responder::Rx> = p.gw.rx.iter().filter(|r| is_ike_delete(r)).collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(
+        (deletes[0].header.spi_i, deletes[0].header.spi_r),
+        (old_i, old_r)
+    );
+    let events = p.take_events();
+    assert_settled_on_one_sa(&mut p, &events, child);
+    assert!(p.ike.initiator);
+}
+
 /// A gateway busy with its own rekey refuses ours with TEMPORARY_FAILURE; we answered its
 /// rekey, so its new SA is the one (no retry, no second rekey).
 #[test]
