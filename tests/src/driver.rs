@@ -370,6 +370,7 @@ impl CloneInfo for ChildSaInfo {
             transport_mode: self.transport_mode,
             config: self.config.clone(),
             replaces: self.replaces,
+            peer_initiated: self.peer_initiated,
         }
     }
 }

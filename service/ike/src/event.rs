@@ -83,6 +83,10 @@ pub struct ChildSaInfo {
     pub config: Option<ConfigReply>,
     /// Inbound SPI of the child SA this one replaces (rekey).
     pub replaces: Option<u32>,
+    /// The gateway started this rekey, so it may install its side of the new SA only once it
+    /// has processed our answer: send on the new outbound SA only after the first packet on
+    /// the new inbound SA arrives or the old child SA is deleted, or the first packets are lost.
+    pub peer_initiated: bool,
 }
 
 impl std::fmt::Debug for ChildSaInfo {
@@ -96,6 +100,7 @@ impl std::fmt::Debug for ChildSaInfo {
             .field("transport_mode", &self.transport_mode)
             .field("config", &self.config)
             .field("replaces", &self.replaces)
+            .field("peer_initiated", &self.peer_initiated)
             .finish_non_exhaustive()
     }
 }

@@ -302,11 +302,17 @@ fn read_bags(bags: SafeContents, password: &Password, out: &mut Contents) -> Res
                     let b = ContextSpecific::<EncryptedPrivateKeyInfo>::from_der(&bag.bag_value)
                         .map_err(malformed)?
                         .value;
-                    out.key = Some(decrypt(
+                    let key = decrypt(
                         &b.encryption_algorithm,
                         b.encrypted_data.as_bytes(),
                         password,
-                    )?);
+                    )?;
+                    // A wrong password's garbage passes the padding check about once in 256
+                    // tries; without a MAC only the key's own structure tells.
+                    if pkcs8::PrivateKeyInfo::try_from(key.as_slice()).is_err() {
+                        return Err(Failure::Password);
+                    }
+                    out.key = Some(key);
                 }
                 pkcs12::PKCS_12_KEY_BAG_OID if out.key.is_none() => {
                     let b = ContextSpecific::<Any>::from_der(&bag.bag_value).map_err(malformed)?;

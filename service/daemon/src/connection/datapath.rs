@@ -4,9 +4,11 @@
 //! Two tasks, one per direction, each with one buffer it reuses for every packet; neither waits
 //! on the control plane. The control task only swaps SAs in the [`SaTable`] (make-before-break:
 //! a rekey adds the new inbound SA before the old one is removed, and switches the outbound SA
-//! in one step). IKE messages that arrive on port 4500 are handed to the control task.
+//! in one step — at once for our own rekeys, and for the gateway's only once the gateway shows it
+//! has the new SA, see [`Datapath::install`]). IKE messages that arrive on port 4500 are handed
+//! to the control task.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use strait_esp::{classify_udp4500, spi_of, EspError, InboundSa, Opened, OutboundSa, Udp4500Kind};
@@ -28,6 +30,31 @@ const TAILROOM: usize = 64;
 pub struct SaTable {
     outbound: Mutex<Option<OutboundSa>>,
     inbound: Mutex<Vec<InboundSa>>,
+    /// The outbound SA of a rekey the gateway started, waiting for the first packet on the
+    /// inbound SA with this SPI (or the old SA's deletion) before it is used.
+    pending: Mutex<Option<(u32, OutboundSa)>>,
+    /// The inbound SPI of `pending` (0: none), so the receive path checks it without a lock.
+    pending_spi: AtomicU32,
+}
+
+impl SaTable {
+    /// Makes the pending outbound SA the current one, if its inbound SPI is `spi_in` (or any).
+    fn promote(&self, spi_in: Option<u32>) {
+        let mut pending = lock(&self.pending);
+        if pending
+            .as_ref()
+            .is_some_and(|(spi, _)| spi_in.is_none_or(|s| s == *spi))
+        {
+            if let Some((spi, sa)) = pending.take() {
+                debug!(
+                    "sending on the new outbound SA {:08x} (inbound {spi:08x})",
+                    sa.spi()
+                );
+                *lock(&self.outbound) = Some(sa);
+            }
+            self.pending_spi.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Traffic counters, cumulative over rekeys.
@@ -101,19 +128,44 @@ impl Datapath {
         }
     }
 
-    /// Installs a child SA: the inbound SA joins the ones accepted, the outbound SA replaces the
-    /// current one.
-    pub fn install(&self, outbound: OutboundSa, inbound: InboundSa) {
+    /// Installs a child SA: the inbound SA joins the ones accepted, and the outbound SA
+    /// replaces the current one — at once, or, when `wait_for_peer` (a rekey the gateway
+    /// started, which it completes only after processing our answer), once the first packet
+    /// arrives on the new inbound SA or the old SA is removed. Until then the old outbound SA,
+    /// which the gateway still accepts, carries our packets, so none are lost to a gateway that
+    /// has not installed the new one yet.
+    pub fn install(&self, outbound: OutboundSa, inbound: InboundSa, wait_for_peer: bool) {
+        let spi_in = inbound.spi();
         lock(&self.sas.inbound).push(inbound);
-        *lock(&self.sas.outbound) = Some(outbound);
+        let have_current = lock(&self.sas.outbound).is_some();
+        if wait_for_peer && have_current {
+            // A still older pending SA is superseded: the newest is the one to wait for.
+            *lock(&self.sas.pending) = Some((spi_in, outbound));
+            self.sas.pending_spi.store(spi_in, Ordering::Relaxed);
+        } else {
+            *lock(&self.sas.pending) = None;
+            self.sas.pending_spi.store(0, Ordering::Relaxed);
+            *lock(&self.sas.outbound) = Some(outbound);
+        }
     }
 
-    /// Removes the SAs of a deleted child SA.
+    /// Removes the SAs of a deleted child SA; a pending outbound SA takes over from it.
     pub fn remove(&self, spi_in: u32, spi_out: u32) {
         lock(&self.sas.inbound).retain(|sa| sa.spi() != spi_in);
-        let mut out = lock(&self.sas.outbound);
-        if out.as_ref().is_some_and(|sa| sa.spi() == spi_out) {
-            *out = None;
+        let removed_current = {
+            let mut out = lock(&self.sas.outbound);
+            let current = out.as_ref().is_some_and(|sa| sa.spi() == spi_out);
+            if current {
+                *out = None;
+            }
+            current
+        };
+        if removed_current {
+            self.sas.promote(None);
+        } else if self.sas.pending_spi.load(Ordering::Relaxed) == spi_in {
+            // The pending SA itself is gone before it was used.
+            *lock(&self.sas.pending) = None;
+            self.sas.pending_spi.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -167,6 +219,10 @@ async fn receive(
                         }
                     }
                 };
+                if opened.is_ok() && sas.pending_spi.load(Ordering::Relaxed) == spi {
+                    // The gateway sends on the new SA, so it has installed it: we may too.
+                    sas.promote(Some(spi));
+                }
                 match opened {
                     Ok(Opened::Packet(d)) => {
                         counters.packets_in.fetch_add(1, Ordering::Relaxed);
@@ -229,5 +285,80 @@ async fn transmit(
             }
             Err(e) => debug!("dropping an outbound packet: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strait_esp::{EspAlgorithms, EspEncryption, SaConfig};
+
+    fn pair(spi_in: u32, spi_out: u32) -> (OutboundSa, InboundSa) {
+        let p = strait_crypto::default_provider();
+        let algs = EspAlgorithms::aead(EspEncryption::AesGcm16_128);
+        let key = [7u8; 20];
+        (
+            OutboundSa::new(&*p, &SaConfig::new(spi_out, algs), &key, &[]).unwrap(),
+            InboundSa::new(&*p, &SaConfig::new(spi_in, algs), &key, &[]).unwrap(),
+        )
+    }
+
+    fn current_out(dp: &Datapath) -> Option<u32> {
+        lock(&dp.sas.outbound).as_ref().map(OutboundSa::spi)
+    }
+
+    async fn datapath() -> Datapath {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        Datapath::start(Arc::new(sock), mpsc::channel(1).0)
+    }
+
+    #[tokio::test]
+    async fn our_rekeys_switch_at_once() {
+        let dp = datapath().await;
+        let (o, i) = pair(0x101, 0x201);
+        dp.install(o, i, false);
+        let (o, i) = pair(0x102, 0x202);
+        dp.install(o, i, false);
+        assert_eq!(current_out(&dp), Some(0x202));
+    }
+
+    #[tokio::test]
+    async fn the_gateways_rekey_switches_once_it_uses_the_new_sa_or_drops_the_old() {
+        let dp = datapath().await;
+        let (o, i) = pair(0x101, 0x201);
+        dp.install(o, i, true); // nothing to keep sending on: at once
+        assert_eq!(current_out(&dp), Some(0x201));
+
+        // The gateway's rekey: keep the old outbound SA until it shows it has the new one.
+        let (o, i) = pair(0x102, 0x202);
+        dp.install(o, i, true);
+        assert_eq!(current_out(&dp), Some(0x201));
+        dp.sas.promote(Some(0x999));
+        assert_eq!(
+            current_out(&dp),
+            Some(0x201),
+            "a packet on another SA changes nothing"
+        );
+        dp.sas.promote(Some(0x102));
+        assert_eq!(
+            current_out(&dp),
+            Some(0x202),
+            "its first packet on the new SA"
+        );
+        assert_eq!(dp.sas.pending_spi.load(Ordering::Relaxed), 0);
+
+        // Or when it deletes the old child first.
+        let (o, i) = pair(0x103, 0x203);
+        dp.install(o, i, true);
+        assert_eq!(current_out(&dp), Some(0x202));
+        dp.remove(0x102, 0x202);
+        assert_eq!(current_out(&dp), Some(0x203));
+
+        // A pending SA deleted before it was used is forgotten; the current one stays.
+        let (o, i) = pair(0x104, 0x204);
+        dp.install(o, i, true);
+        dp.remove(0x104, 0x204);
+        assert_eq!(current_out(&dp), Some(0x203));
+        assert!(lock(&dp.sas.pending).is_none());
     }
 }

@@ -229,7 +229,11 @@ impl Session {
                         }
                     }
                     match tunnel::esp_sas(&*self.provider, &info) {
-                        Ok((out, inb)) => self.datapath.install(out, inb),
+                        Ok((out, inb)) => self.datapath.install(
+                            out,
+                            inb,
+                            info.peer_initiated && info.replaces.is_some(),
+                        ),
                         Err(e) => warn!("cannot install the child SA: {e}"),
                     }
                     conn.publish(|s| {

@@ -348,7 +348,7 @@ impl Sa {
         gqm: Option<&[u8]>,
         ni: &[u8],
         nr: &[u8],
-        _we_initiated: bool,
+        we_initiated: bool,
         ts_local: Vec<TrafficSelector>,
         ts_remote: Vec<TrafficSelector>,
         replaces: Option<u32>,
@@ -399,6 +399,7 @@ impl Sa {
             transport_mode,
             config,
             replaces,
+            peer_initiated: !we_initiated,
         }))
     }
 

@@ -894,6 +894,7 @@ impl IkeSa {
             transport_mode: transport,
             config,
             replaces: None,
+            peer_initiated: false,
         })
     }
 

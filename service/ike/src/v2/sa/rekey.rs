@@ -131,6 +131,7 @@ impl IkeSa {
             transport_mode: self.cfg.transport_mode,
             config: None,
             replaces: Some(old.spi_in),
+            peer_initiated: !we_initiated,
         })
     }
 
