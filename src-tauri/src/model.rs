@@ -387,6 +387,7 @@ mod tests {
             uptime_secs: None,
             ike_rekey_in_secs: None,
             child_rekey_in_secs: None,
+            kill_switch: false,
             reason: None,
         }
     }

@@ -163,6 +163,7 @@ fn kill_switch_blocks_outside_the_tunnel_until_disconnect() {
         .to_owned();
     assert!(reason.contains("stopped answering"), "{reason}");
     assert!(reason.contains(BLOCKED), "{reason}");
+    assert_eq!(status["connections"][0]["kill_switch"], true, "{status}");
     lab.exec(
         Node::Client,
         &["nft", "delete", "table", "inet", "lab_blackhole"],
@@ -205,6 +206,8 @@ fn without_the_kill_switch_nftables_is_untouched() {
         "without a kill switch traffic outside the tunnel flows"
     );
     assert_eq!(ruleset(&lab), before, "nftables changed while connected");
+    let status = svc.status_json();
+    assert_eq!(status["connections"][0]["kill_switch"], false, "{status}");
 
     assert!(svc.cli(&["disconnect", "open"]).status.success());
     assert_eq!(ruleset(&lab), before, "nftables changed by disconnect");

@@ -68,6 +68,8 @@ export interface ConnectionStatus {
   ike_rekey_in_secs: number | null;
   /** Seconds until the next child SA (ESP) rekey, counted from when the status arrived. */
   child_rekey_in_secs: number | null;
+  /** The profile's kill switch blocks traffic outside the tunnel while this connection exists. */
+  kill_switch?: boolean;
   reason: string | null;
 }
 

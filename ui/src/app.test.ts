@@ -448,6 +448,11 @@ describe("connecting", () => {
     }));
     expect(root.querySelector("#state")?.textContent).toBe("Failed");
     expect(root.querySelector("#reason")?.textContent).toContain("rejected");
+    expect(root.querySelector("#kill-switch")).toBeNull();
+    await emit("strait://snapshot", running({
+      connections: [{ ...connected(), state: "error", reason: "The gateway rejected our pre-shared key.", kill_switch: true }],
+    }));
+    expect(root.querySelector("#kill-switch")?.textContent).toContain("traffic outside the tunnel is blocked");
     // A failed connection can be retried or dismissed (which also lifts a kill switch).
     expect(root.querySelector<HTMLButtonElement>("#connect")?.disabled).toBe(false);
     const disconnect = root.querySelector<HTMLButtonElement>("#disconnect")!;

@@ -634,6 +634,9 @@ export class StraitApp {
         ...fact("Up for", c.uptime_secs === null ? "—" : duration(c.uptime_secs), "uptime"),
         ...fact("IKE rekey in", this.countdown(c.ike_rekey_in_secs), "ike-rekey"),
         ...fact("ESP rekey in", this.countdown(c.child_rekey_in_secs), "child-rekey"),
+        ...(c.kill_switch
+          ? fact("Kill switch", "On: traffic outside the tunnel is blocked", "kill-switch")
+          : []),
       ),
     );
   }

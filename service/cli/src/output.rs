@@ -22,7 +22,8 @@
 //!   "spi_in": "c0ffee01", "spi_out": "0badf00d", "nat": false,
 //!   "bytes_in": 0, "bytes_out": 0, "packets_in": 0, "packets_out": 0,
 //!   "replay_drops": 0, "auth_failures": 0, "uptime_secs": 42,
-//!   "ike_rekey_in_secs": 14358, "child_rekey_in_secs": 3558, "reason": null}]}
+//!   "ike_rekey_in_secs": 14358, "child_rekey_in_secs": 3558, "kill_switch": false,
+//!   "reason": null}]}
 //! ```
 //!
 //! The rekey times are seconds from the moment the status was taken (rounded down), `null`
@@ -143,6 +144,8 @@ pub struct ConnectionJson {
     pub ike_rekey_in_secs: Option<u64>,
     /// Seconds until the next child SA rekey, from the time of the status.
     pub child_rekey_in_secs: Option<u64>,
+    /// The kill switch blocks traffic outside the tunnel while this connection exists.
+    pub kill_switch: bool,
     /// Why it is in `error` or `reconnecting`.
     pub reason: Option<String>,
 }
@@ -189,6 +192,7 @@ impl From<&ConnectionStatus> for ConnectionJson {
             uptime_secs: c.uptime_secs,
             ike_rekey_in_secs: c.ike_rekey_in_secs,
             child_rekey_in_secs: c.child_rekey_in_secs,
+            kill_switch: c.kill_switch,
             reason: c.reason.clone(),
         }
     }
@@ -276,6 +280,12 @@ pub fn status_text(connections: &[ConnectionStatus]) -> String {
         field("gateway", gateway);
         if let Some(reason) = &c.reason {
             field("reason", reason.clone());
+        }
+        if c.kill_switch {
+            field(
+                "kill switch",
+                "on: traffic outside the tunnel is blocked".into(),
+            );
         }
         if !c.virtual_ips.is_empty() {
             field("virtual IP", join(&c.virtual_ips));

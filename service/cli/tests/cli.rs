@@ -373,6 +373,7 @@ fn status_json_has_the_documented_shape() {
             "uptime_secs": 3723,
             "ike_rekey_in_secs": 14358,
             "child_rekey_in_secs": 725,
+            "kill_switch": false,
             "reason": null
         })
     );
@@ -384,6 +385,7 @@ fn status_prints_every_field_for_people() {
         let mut failed = connected("corp");
         failed.state = strait_ipc::ConnState::Error;
         failed.reason = Some("the gateway stopped answering".into());
+        failed.kill_switch = true;
         Ok(Response::Status {
             connections: vec![connected("acme"), failed],
         })
@@ -408,9 +410,15 @@ fn status_prints_every_field_for_people() {
         "ESP rekey in 12m 5s",
         "corp: error",
         "the gateway stopped answering",
+        "kill switch on: traffic outside the tunnel is blocked",
     ] {
         assert!(run.stdout.contains(expected), "{expected:?} in {run:?}");
     }
+    assert_eq!(
+        run.stdout.matches("kill switch").count(),
+        1,
+        "only the connection with the kill switch says so: {run:?}"
+    );
 
     let empty = Fake::start(|_, _| {
         Ok(Response::Status {

@@ -272,6 +272,11 @@ pub struct ConnectionStatus {
     /// Seconds from the time of this status until the next child SA (phase 2) rekey.
     #[serde(default)]
     pub child_rekey_in_secs: Option<u64>,
+    /// The profile's kill switch is on: while this connection exists (connecting, connected,
+    /// reconnecting, or failed until the user disconnects), traffic outside the tunnel is
+    /// blocked. A UI shows it so a user knows why nothing else gets through.
+    #[serde(default)]
+    pub kill_switch: bool,
     /// Why it is in `error` or `reconnecting`: the plain-words message.
     pub reason: Option<String>,
 }

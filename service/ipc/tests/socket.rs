@@ -94,6 +94,7 @@ fn status(role: Role) -> ConnectionStatus {
         uptime_secs: Some(1),
         ike_rekey_in_secs: Some(100),
         child_rekey_in_secs: None,
+        kill_switch: true,
         reason: None,
     }
 }

@@ -267,6 +267,7 @@ pub fn connected(profile: &str) -> ConnectionStatus {
         uptime_secs: Some(3723),
         ike_rekey_in_secs: Some(14_358),
         child_rekey_in_secs: Some(725),
+        kill_switch: false,
         reason: None,
     }
 }

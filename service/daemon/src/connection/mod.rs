@@ -114,6 +114,7 @@ fn initial_status(p: &ConnectParams) -> ConnectionStatus {
         uptime_secs: None,
         ike_rekey_in_secs: None,
         child_rekey_in_secs: None,
+        kill_switch: p.profile.network.kill_switch,
         reason: None,
     }
 }
